@@ -1,0 +1,36 @@
+# genie_fdw: PostgreSQL foreign-data wrapper for Databricks Genie
+#
+# Build against the PostgreSQL given by PG_CONFIG (PGXS); libcurl and json-c
+# come from the system through pkg-config.  `make WERROR=1` turns warnings
+# into errors (CI does).
+
+MODULE_big = genie_fdw
+OBJS = src/genie_fdw.o src/option.o src/http.o src/genie_api.o \
+	src/genie_decode.o src/convert.o
+PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
+
+EXTENSION = genie_fdw
+DATA = sql/genie_fdw--1.0.sql
+
+# pg_regress tests; they need the emulator (test/run-tests.sh starts it)
+REGRESS = options basic types errors explain
+REGRESS_OPTS = --load-extension=plpgsql
+
+PKG_CONFIG ?= pkg-config
+PG_CPPFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags libcurl json-c)
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs libcurl json-c)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare -Wno-cast-function-type
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# LLVM bitcode needs clang of the server's version; the FDW gains nothing
+# from JIT inlining.
+override with_llvm := no

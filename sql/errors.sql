@@ -1,0 +1,58 @@
+--
+-- Errors: Genie's own reasons, HTTP failures, hostile responses
+--
+\getenv url GENIE_EMULATOR_URL
+\! python3 test/emuctl.py reset
+-- the context names the conversation and message, which differ on every run
+\set SHOW_CONTEXT never
+CREATE FOREIGN TABLE q (question text, "ProductName" text, "TotalValue" numeric) SERVER genie;
+
+-- messages that end without an answer carry Genie's reason
+SELECT * FROM q WHERE question = 'Make the query fail';
+SELECT * FROM q WHERE question = 'Cancel this question';
+SELECT * FROM q WHERE question = 'Let the result expire';
+
+-- a RATE_LIMIT failure is asked again after the backoff, and then answered
+SELECT count(*) FROM q WHERE question = 'Trigger a rate limit';
+\! python3 test/emuctl.py stats requests.start_conversation
+
+-- 429 with Retry-After, then success; the question was asked once
+\! python3 test/emuctl.py reset
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "1", "count": 2}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py stats requests.start_conversation
+\! python3 test/emuctl.py stats statuses.429
+-- 503 on a poll is retried
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "count": 2}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+-- retries run out: the error says how many were made
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 500, "count": 10}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py reset
+
+-- credentials refused, space forbidden or unknown
+CREATE SERVER genie_badtoken FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host :'url', space_id '01f0000000000000000000000000000a');
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie_badtoken OPTIONS (token 'dapi-wrong-token');
+CREATE FOREIGN TABLE q_badtoken (question text) SERVER genie_badtoken;
+SELECT * FROM q_badtoken WHERE question = 'Which products generate the highest total sales value?';
+CREATE FOREIGN TABLE q_forbidden (question text) SERVER genie OPTIONS (space_id '01f0000000000000000000000000000c');
+SELECT * FROM q_forbidden WHERE question = 'Which products generate the highest total sales value?';
+CREATE FOREIGN TABLE q_unknown (question text) SERVER genie OPTIONS (space_id '01f00000000000000000000000000fff');
+SELECT * FROM q_unknown WHERE question = 'Which products generate the highest total sales value?';
+
+-- hostile responses: each is a clear error and the session goes on
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "malformed"}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "html", "status": 200}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "html", "status": 502}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "set": {"statement_response.result.data_array.1": ["only one value"]}}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+SELECT 'still working' AS session;
+
+-- a Genie that never answers: answer_timeout
+ALTER SERVER genie OPTIONS (ADD answer_timeout '0.5');
+SELECT * FROM q WHERE question = 'Take your time';
+ALTER SERVER genie OPTIONS (DROP answer_timeout);

@@ -1,0 +1,53 @@
+--
+-- Options: validation of server, user mapping, table and column options
+--
+\getenv url GENIE_EMULATOR_URL
+\getenv token GENIE_TOKEN
+\! python3 test/emuctl.py reset
+CREATE EXTENSION genie_fdw;
+
+-- host is required, must be a URL, and plain http only for loopback hosts
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw;
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'http://example.com');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'ftp://example.com');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', hots 'y');
+-- secrets belong in user mappings
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', token 'dapi123');
+-- values are checked, with the allowed range in the hint
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', max_retries '-1');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', poll_interval 'soon');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', backoff_multiplier '0.5');
+CREATE SERVER bad FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', space_id '');
+-- bare host names get https; these are fine
+CREATE SERVER ok1 FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'adb-123.4.azuredatabricks.net');
+CREATE SERVER ok2 FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'http://127.0.0.1:9/', answer_timeout '30', max_response_size '1048576');
+ALTER SERVER ok2 OPTIONS (SET max_response_size '10');
+ALTER SERVER ok2 OPTIONS (DROP host);
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (tokn 'x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (client_id 'sp');
+CREATE FOREIGN TABLE bad_t (question text) SERVER ok1 OPTIONS (host 'x');
+CREATE FOREIGN TABLE bad_t (question text OPTIONS (genie 'answer')) SERVER ok1;
+CREATE FOREIGN TABLE bad_t (question text OPTIONS (colum_name 'q')) SERVER ok1;
+
+-- a table without a space, and a user without a mapping
+CREATE FOREIGN TABLE nospace (question text, x int) SERVER ok1;
+SELECT * FROM nospace WHERE question = 'q';
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (token 'x');
+SELECT * FROM nospace WHERE question = 'q';
+DROP SERVER ok1, ok2 CASCADE;
+
+-- the server the other tests use (emulator on a loopback port)
+CREATE SERVER genie FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host :'url', space_id '01f0000000000000000000000000000a',
+           poll_interval '0.05', max_poll_interval '0.2',
+           initial_backoff '0.05', max_backoff '0.2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie OPTIONS (token :'token');
+-- the token is not shown to other users
+CREATE ROLE genie_other;
+SET ROLE genie_other;
+SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'genie';
+RESET ROLE;
+DROP ROLE genie_other;
+-- nothing was asked
+\! python3 test/emuctl.py stats requests.start_conversation

@@ -1,0 +1,948 @@
+/*-------------------------------------------------------------------------
+ *
+ * genie_decode.c
+ *		  JSON response decoders for the Genie and Statement Execution APIs.
+ *
+ * Owns every use of json-c in genie_fdw.  Each decoder parses one response
+ * body strictly (the whole body must be one JSON value), walks the tree
+ * tolerantly (absent fields mean their default, unknown fields are ignored,
+ * int64 fields may be numbers or strings), copies what the client needs into
+ * the caller's arena and releases the json-c tree before returning.  Nothing
+ * here includes PostgreSQL headers (json-c's json_object clashes with
+ * utils/builtins.h), calls ereport or longjmps, so no json-c object can leak
+ * on an error path and the decoders can be fuzzed outside a backend.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/genie_decode.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "genie_decode.h"
+
+/* Deepest nesting accepted; real responses are about 6 levels deep. */
+#define GD_MAX_DEPTH 64
+
+typedef struct json_object JObj;
+
+/* Decoding context: arena plus error slot. */
+typedef struct GdCtx
+{
+	GdArena    *arena;
+	GdError    *err;
+	bool		failed;
+} GdCtx;
+
+#if defined(__GNUC__)
+static void gd_fail(GdCtx *cx, GdStatus status, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+#endif
+
+static void
+gd_fail(GdCtx *cx, GdStatus status, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (cx->failed)
+		return;
+	cx->failed = true;
+	if (cx->err == NULL)
+		return;
+	cx->err->status = status;
+	va_start(ap, fmt);
+	vsnprintf(cx->err->message, sizeof(cx->err->message), fmt, ap);
+	va_end(ap);
+}
+
+static void *
+gd_alloc(GdCtx *cx, size_t size)
+{
+	void	   *p;
+
+	if (cx->failed)
+		return NULL;
+	p = cx->arena->alloc(cx->arena->arg, size == 0 ? 1 : size);
+	if (p == NULL)
+		gd_fail(cx, GD_NOMEM, "out of memory while decoding a response");
+	return p;
+}
+
+static char *
+gd_strndup(GdCtx *cx, const char *s, size_t len)
+{
+	char	   *p = gd_alloc(cx, len + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/*
+ * gd_parse
+ *		Parse a whole buffer as one JSON value, or fail with GD_SYNTAX.
+ */
+static JObj *
+gd_parse(GdCtx *cx, const char *buf, size_t len)
+{
+	struct json_tokener *tok;
+	JObj	   *root;
+	enum json_tokener_error jerr;
+	size_t		end;
+
+	if (buf == NULL || len == 0)
+	{
+		gd_fail(cx, GD_SYNTAX, "empty response body");
+		return NULL;
+	}
+	if (len > (size_t) INT32_MAX)
+	{
+		gd_fail(cx, GD_SYNTAX, "response body too large to parse");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(GD_MAX_DEPTH);
+	if (tok == NULL)
+	{
+		gd_fail(cx, GD_NOMEM, "out of memory while parsing a response");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+						   JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, buf, (int) len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (root == NULL || jerr != json_tokener_success)
+	{
+		if (jerr == json_tokener_continue)
+			gd_fail(cx, GD_SYNTAX, "response body is not complete JSON (truncated after %zu bytes)", len);
+		else
+			gd_fail(cx, GD_SYNTAX, "response body is not valid JSON (%s at byte %zu)",
+					json_tokener_error_desc(jerr), end);
+		if (root)
+			json_object_put(root);
+		json_tokener_free(tok);
+		return NULL;
+	}
+	/* only white space may follow the value */
+	for (; end < len; end++)
+	{
+		char		c = buf[end];
+
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+		{
+			gd_fail(cx, GD_SYNTAX, "response body has data after the JSON value (byte %zu)", end);
+			json_object_put(root);
+			json_tokener_free(tok);
+			return NULL;
+		}
+	}
+	json_tokener_free(tok);
+	return root;
+}
+
+/* Member of an object, or NULL when absent, JSON null, or obj not an object. */
+static JObj *
+gd_get(JObj *obj, const char *key)
+{
+	JObj	   *v = NULL;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;					/* NULL for JSON null */
+}
+
+static JObj *
+gd_get_object(GdCtx *cx, JObj *obj, const char *key)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v != NULL && !json_object_is_type(v, json_type_object))
+	{
+		gd_fail(cx, GD_SHAPE, "field \"%s\" is not an object", key);
+		return NULL;
+	}
+	return v;
+}
+
+static JObj *
+gd_get_array(GdCtx *cx, JObj *obj, const char *key)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v != NULL && !json_object_is_type(v, json_type_array))
+	{
+		gd_fail(cx, GD_SHAPE, "field \"%s\" is not an array", key);
+		return NULL;
+	}
+	return v;
+}
+
+/* A string field; numbers are accepted for id-like fields and copied as text. */
+static char *
+gd_get_string(GdCtx *cx, JObj *obj, const char *key)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v == NULL)
+		return NULL;
+	if (json_object_is_type(v, json_type_string))
+		return gd_strndup(cx, json_object_get_string(v),
+						  (size_t) json_object_get_string_len(v));
+	if (json_object_is_type(v, json_type_int))
+	{
+		char		tmp[32];
+
+		snprintf(tmp, sizeof(tmp), "%lld", (long long) json_object_get_int64(v));
+		return gd_strndup(cx, tmp, strlen(tmp));
+	}
+	gd_fail(cx, GD_SHAPE, "field \"%s\" is not a string", key);
+	return NULL;
+}
+
+/* An int64 field given as a JSON number or a decimal string. */
+static bool
+gd_get_int64(GdCtx *cx, JObj *obj, const char *key, int64_t *out)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v == NULL)
+		return false;
+	if (json_object_is_type(v, json_type_int))
+	{
+		errno = 0;
+		*out = json_object_get_int64(v);
+		if (errno == EINVAL)
+		{
+			gd_fail(cx, GD_SHAPE, "field \"%s\" is not an integer", key);
+			return false;
+		}
+		return true;
+	}
+	if (json_object_is_type(v, json_type_double))
+	{
+		double		d = json_object_get_double(v);
+
+		if (d >= -9.2e18 && d <= 9.2e18 && d == (double) (int64_t) d)
+		{
+			*out = (int64_t) d;
+			return true;
+		}
+	}
+	else if (json_object_is_type(v, json_type_string))
+	{
+		const char *s = json_object_get_string(v);
+		char	   *end;
+		long long	ll;
+
+		errno = 0;
+		ll = strtoll(s, &end, 10);
+		if (errno == 0 && end != s && *end == '\0')
+		{
+			*out = (int64_t) ll;
+			return true;
+		}
+	}
+	gd_fail(cx, GD_SHAPE, "field \"%s\" is not an integer", key);
+	return false;
+}
+
+static bool
+gd_get_bool(GdCtx *cx, JObj *obj, const char *key)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v == NULL)
+		return false;
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v) != 0;
+	if (json_object_is_type(v, json_type_string))
+		return strcmp(json_object_get_string(v), "true") == 0;
+	gd_fail(cx, GD_SHAPE, "field \"%s\" is not a boolean", key);
+	return false;
+}
+
+static bool
+gd_require_object(GdCtx *cx, JObj *root, const char *what)
+{
+	if (!json_object_is_type(root, json_type_object))
+	{
+		gd_fail(cx, GD_SHAPE, "%s is not a JSON object", what);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * gd_message_from
+ *		Fill a GdMessage from a GenieMessage object.
+ */
+static void
+gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
+{
+	JObj	   *err;
+	JObj	   *atts;
+	size_t		i,
+				n;
+	size_t		textlen = 0;
+	JObj	   *last_query = NULL;
+	JObj	   *last_query_att = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->message_id = gd_get_string(cx, m, "message_id");
+	if (out->message_id == NULL)
+		out->message_id = gd_get_string(cx, m, "id");
+	out->conversation_id = gd_get_string(cx, m, "conversation_id");
+	out->status = gd_get_string(cx, m, "status");
+
+	err = gd_get(m, "error");
+	if (err != NULL)
+	{
+		if (json_object_is_type(err, json_type_object))
+		{
+			out->error = gd_get_string(cx, err, "error");
+			out->error_type = gd_get_string(cx, err, "type");
+		}
+		else if (json_object_is_type(err, json_type_string))
+			out->error = gd_get_string(cx, m, "error");
+		else
+			gd_fail(cx, GD_SHAPE, "field \"error\" is not an object");
+	}
+
+	atts = gd_get_array(cx, m, "attachments");
+	n = atts ? json_object_array_length(atts) : 0;
+
+	/* first pass: size of the joined text, last query attachment */
+	for (i = 0; i < n && !cx->failed; i++)
+	{
+		JObj	   *a = json_object_array_get_idx(atts, i);
+		JObj	   *q;
+		JObj	   *t;
+
+		if (a == NULL)
+			continue;
+		if (!json_object_is_type(a, json_type_object))
+		{
+			gd_fail(cx, GD_SHAPE, "an attachment is not an object");
+			break;
+		}
+		q = gd_get_object(cx, a, "query");
+		if (q != NULL)
+		{
+			out->n_query_attachments++;
+			last_query = q;
+			last_query_att = a;
+		}
+		t = gd_get_object(cx, a, "text");
+		if (t != NULL)
+		{
+			JObj	   *c = gd_get(t, "content");
+
+			if (c != NULL && json_object_is_type(c, json_type_string))
+			{
+				textlen += (size_t) json_object_get_string_len(c) + 2;
+				out->n_text_attachments++;
+			}
+		}
+	}
+
+	if (!cx->failed && out->n_text_attachments > 0)
+	{
+		char	   *p = gd_alloc(cx, textlen + 1);
+
+		out->text = p;
+		for (i = 0; p != NULL && i < n; i++)
+		{
+			JObj	   *t = gd_get(json_object_array_get_idx(atts, i), "text");
+			JObj	   *c = gd_get(t, "content");
+			size_t		l;
+
+			if (c == NULL || !json_object_is_type(c, json_type_string))
+				continue;
+			if (p != out->text)
+			{
+				*p++ = '\n';
+				*p++ = '\n';
+			}
+			l = (size_t) json_object_get_string_len(c);
+			memcpy(p, json_object_get_string(c), l);
+			p += l;
+		}
+		if (p != NULL)
+			*p = '\0';
+	}
+
+	if (!cx->failed && last_query != NULL)
+	{
+		JObj	   *meta;
+
+		out->attachment_id = gd_get_string(cx, last_query_att, "attachment_id");
+		if (out->attachment_id == NULL)
+			out->attachment_id = gd_get_string(cx, last_query, "id");
+		out->statement_id = gd_get_string(cx, last_query, "statement_id");
+		out->sql = gd_get_string(cx, last_query, "query");
+		out->description = gd_get_string(cx, last_query, "description");
+		out->title = gd_get_string(cx, last_query, "title");
+		meta = gd_get_object(cx, last_query, "query_result_metadata");
+		if (meta != NULL)
+		{
+			out->has_row_count = gd_get_int64(cx, meta, "row_count", &out->row_count);
+			out->is_truncated = gd_get_bool(cx, meta, "is_truncated");
+		}
+	}
+
+	/* the deprecated top-level query_result, when attachments lack an id */
+	if (!cx->failed && out->statement_id == NULL)
+	{
+		JObj	   *qr = gd_get_object(cx, m, "query_result");
+
+		if (qr != NULL)
+			out->statement_id = gd_get_string(cx, qr, "statement_id");
+	}
+}
+
+bool
+gd_decode_message(const char *buf, size_t len, GdArena *arena,
+				  GdMessage *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "message"))
+		gd_message_from(&cx, root, out);
+	if (!cx.failed && out->status == NULL)
+		gd_fail(&cx, GD_SHAPE, "message has no \"status\"");
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_start(const char *buf, size_t len, GdArena *arena,
+				GdStart *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+	JObj	   *m;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "start-conversation response"))
+	{
+		out->conversation_id = gd_get_string(&cx, root, "conversation_id");
+		out->message_id = gd_get_string(&cx, root, "message_id");
+		m = gd_get_object(&cx, root, "message");
+		if (m != NULL)
+			gd_message_from(&cx, m, &out->message);
+		else
+		{
+			/* a create-message response is the message itself */
+			gd_message_from(&cx, root, &out->message);
+		}
+		if (out->conversation_id == NULL)
+		{
+			JObj	   *c = gd_get_object(&cx, root, "conversation");
+
+			if (c != NULL)
+			{
+				out->conversation_id = gd_get_string(&cx, c, "conversation_id");
+				if (out->conversation_id == NULL)
+					out->conversation_id = gd_get_string(&cx, c, "id");
+			}
+			if (out->conversation_id == NULL)
+				out->conversation_id = out->message.conversation_id;
+		}
+		if (out->message_id == NULL)
+			out->message_id = out->message.message_id;
+		if (!cx.failed && (out->conversation_id == NULL || out->message_id == NULL))
+			gd_fail(&cx, GD_SHAPE, "response has no conversation_id or message_id");
+	}
+	json_object_put(root);
+	return !cx.failed;
+}
+
+/*
+ * gd_value_text
+ *		Text of one data_array value.  The contract sends every value as a
+ *		string or null; numbers and booleans are accepted as their JSON text.
+ */
+static bool
+gd_value_text(GdCtx *cx, JObj *v, char **val, size_t *len)
+{
+	if (v == NULL)
+	{
+		*val = NULL;
+		*len = 0;
+		return true;
+	}
+	switch (json_object_get_type(v))
+	{
+		case json_type_string:
+			*len = (size_t) json_object_get_string_len(v);
+			*val = gd_strndup(cx, json_object_get_string(v), *len);
+			return *val != NULL;
+		case json_type_int:
+		case json_type_double:
+		case json_type_boolean:
+			{
+				const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+
+				*len = strlen(s);
+				*val = gd_strndup(cx, s, *len);
+				return *val != NULL;
+			}
+		default:
+			gd_fail(cx, GD_SHAPE, "a value in \"data_array\" is an array or object, not a string");
+			return false;
+	}
+}
+
+/* Fill rows from a JSON array of arrays. */
+static void
+gd_rows_from(GdCtx *cx, JObj *rows, GdChunk *out)
+{
+	size_t		nrows = json_object_array_length(rows);
+	size_t		nvals = 0;
+	size_t		r;
+	size_t		k = 0;
+
+	for (r = 0; r < nrows; r++)
+	{
+		JObj	   *row = json_object_array_get_idx(rows, r);
+
+		if (row == NULL || !json_object_is_type(row, json_type_array))
+		{
+			gd_fail(cx, GD_SHAPE, "row %zu of \"data_array\" is not an array", r + 1);
+			return;
+		}
+		nvals += json_object_array_length(row);
+	}
+	out->nrows = (int64_t) nrows;
+	out->row_start = gd_alloc(cx, (nrows + 1) * sizeof(int64_t));
+	out->values = gd_alloc(cx, nvals * sizeof(char *));
+	out->lens = gd_alloc(cx, nvals * sizeof(size_t));
+	if (cx->failed)
+		return;
+	for (r = 0; r < nrows && !cx->failed; r++)
+	{
+		JObj	   *row = json_object_array_get_idx(rows, r);
+		size_t		ncols = json_object_array_length(row);
+		size_t		c;
+
+		out->row_start[r] = (int64_t) k;
+		for (c = 0; c < ncols; c++, k++)
+			if (!gd_value_text(cx, json_object_array_get_idx(row, c),
+							   &out->values[k], &out->lens[k]))
+				return;
+	}
+	out->row_start[nrows] = (int64_t) k;
+}
+
+static void
+gd_link_from(GdCtx *cx, JObj *l, GdLink *out)
+{
+	JObj	   *hdrs;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_object_is_type(l, json_type_object))
+	{
+		gd_fail(cx, GD_SHAPE, "an external link is not an object");
+		return;
+	}
+	out->url = gd_get_string(cx, l, "external_link");
+	out->expiration = gd_get_string(cx, l, "expiration");
+	gd_get_int64(cx, l, "chunk_index", &out->chunk_index);
+	gd_get_int64(cx, l, "row_count", &out->row_count);
+	hdrs = gd_get_object(cx, l, "http_headers");
+	if (hdrs != NULL && !cx->failed)
+	{
+		int			n = json_object_object_length(hdrs);
+		int			i = 0;
+		struct json_object_iter it;
+
+		out->header_names = gd_alloc(cx, (size_t) n * sizeof(char *));
+		out->header_values = gd_alloc(cx, (size_t) n * sizeof(char *));
+		if (cx->failed)
+			return;
+		json_object_object_foreachC(hdrs, it)
+		{
+			if (it.val == NULL || !json_object_is_type(it.val, json_type_string))
+			{
+				gd_fail(cx, GD_SHAPE, "an http_headers value is not a string");
+				return;
+			}
+			if (i >= n)
+				break;
+			out->header_names[i] = gd_strndup(cx, it.key, strlen(it.key));
+			out->header_values[i] = gd_strndup(cx, json_object_get_string(it.val),
+											   (size_t) json_object_get_string_len(it.val));
+			i++;
+		}
+		out->n_headers = i;
+	}
+	if (!cx->failed && out->url == NULL)
+		gd_fail(cx, GD_SHAPE, "an external link has no \"external_link\"");
+}
+
+/* Fill a GdChunk from a ResultData object. */
+static void
+gd_chunk_from(GdCtx *cx, JObj *r, GdChunk *out)
+{
+	JObj	   *rows;
+	JObj	   *links;
+
+	memset(out, 0, sizeof(*out));
+	out->present = true;
+	gd_get_int64(cx, r, "chunk_index", &out->chunk_index);
+	gd_get_int64(cx, r, "row_offset", &out->row_offset);
+	out->has_next_index = gd_get_int64(cx, r, "next_chunk_index", &out->next_chunk_index);
+	out->next_chunk_link = gd_get_string(cx, r, "next_chunk_internal_link");
+
+	rows = gd_get_array(cx, r, "data_array");
+	if (rows != NULL && !cx->failed)
+		gd_rows_from(cx, rows, out);
+
+	links = gd_get_array(cx, r, "external_links");
+	if (links != NULL && !cx->failed)
+	{
+		size_t		n = json_object_array_length(links);
+		size_t		i;
+
+		out->links = gd_alloc(cx, n * sizeof(GdLink));
+		for (i = 0; i < n && !cx->failed; i++)
+		{
+			gd_link_from(cx, json_object_array_get_idx(links, i), &out->links[i]);
+			out->n_links++;
+		}
+		/* a link's next-chunk pointers stand in for the chunk's own */
+		if (!cx->failed && n > 0)
+		{
+			JObj	   *last = json_object_array_get_idx(links, n - 1);
+
+			if (!out->has_next_index)
+				out->has_next_index = gd_get_int64(cx, last, "next_chunk_index",
+												   &out->next_chunk_index);
+			if (out->next_chunk_link == NULL)
+				out->next_chunk_link = gd_get_string(cx, last, "next_chunk_internal_link");
+		}
+	}
+}
+
+static int
+gd_column_cmp(const void *a, const void *b)
+{
+	const GdColumn *ca = a;
+	const GdColumn *cb = b;
+
+	return (ca->position > cb->position) - (ca->position < cb->position);
+}
+
+bool
+gd_decode_statement(const char *buf, size_t len, GdArena *arena,
+					GdStatement *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+	JObj	   *st;
+	JObj	   *status;
+	JObj	   *manifest;
+	JObj	   *result;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (!gd_require_object(&cx, root, "query result"))
+		goto done;
+
+	st = gd_get(root, "statement_response");
+	if (st == NULL)
+	{
+		if (json_object_object_length(root) > 0 && gd_get(root, "status") == NULL &&
+			gd_get(root, "statement_id") == NULL)
+		{
+			gd_fail(&cx, GD_SHAPE, "query result has no \"statement_response\"");
+			goto done;
+		}
+		st = root;				/* the statement API answers with it bare */
+	}
+	if (!gd_require_object(&cx, st, "statement_response"))
+		goto done;
+
+	out->statement_id = gd_get_string(&cx, st, "statement_id");
+	status = gd_get_object(&cx, st, "status");
+	if (status != NULL)
+	{
+		JObj	   *e = gd_get_object(&cx, status, "error");
+
+		out->state = gd_get_string(&cx, status, "state");
+		out->sql_state = gd_get_string(&cx, status, "sql_state");
+		if (e != NULL)
+		{
+			out->error_code = gd_get_string(&cx, e, "error_code");
+			out->error_message = gd_get_string(&cx, e, "message");
+		}
+	}
+
+	manifest = gd_get_object(&cx, st, "manifest");
+	if (manifest != NULL && !cx.failed)
+	{
+		JObj	   *schema = gd_get_object(&cx, manifest, "schema");
+		JObj	   *cols = gd_get_array(&cx, schema, "columns");
+
+		out->has_manifest = true;
+		out->format = gd_get_string(&cx, manifest, "format");
+		gd_get_int64(&cx, manifest, "total_chunk_count", &out->total_chunk_count);
+		gd_get_int64(&cx, manifest, "total_row_count", &out->total_row_count);
+		out->truncated = gd_get_bool(&cx, manifest, "truncated");
+		if (cols != NULL && !cx.failed)
+		{
+			size_t		n = json_object_array_length(cols);
+			size_t		i;
+
+			out->columns = gd_alloc(&cx, n * sizeof(GdColumn));
+			for (i = 0; i < n && !cx.failed; i++)
+			{
+				JObj	   *c = json_object_array_get_idx(cols, i);
+				GdColumn   *gc = &out->columns[i];
+				int64_t		pos = (int64_t) i;
+
+				if (c == NULL || !json_object_is_type(c, json_type_object))
+				{
+					gd_fail(&cx, GD_SHAPE, "a schema column is not an object");
+					break;
+				}
+				gc->name = gd_get_string(&cx, c, "name");
+				gc->type_name = gd_get_string(&cx, c, "type_name");
+				gc->type_text = gd_get_string(&cx, c, "type_text");
+				gd_get_int64(&cx, c, "position", &pos);
+				if (pos < 0 || pos >= (int64_t) n)
+				{
+					gd_fail(&cx, GD_SHAPE, "schema column position %lld is out of range",
+							(long long) pos);
+					break;
+				}
+				gc->position = (int) pos;
+				if (!cx.failed && gc->name == NULL)
+					gd_fail(&cx, GD_SHAPE, "a schema column has no name");
+				out->ncolumns++;
+			}
+			if (!cx.failed)
+			{
+				qsort(out->columns, (size_t) out->ncolumns, sizeof(GdColumn), gd_column_cmp);
+				for (i = 0; i < (size_t) out->ncolumns; i++)
+					if (out->columns[i].position != (int) i)
+					{
+						gd_fail(&cx, GD_SHAPE, "schema column positions are not 0..%d", out->ncolumns - 1);
+						break;
+					}
+			}
+		}
+	}
+
+	result = gd_get_object(&cx, st, "result");
+	if (result != NULL && !cx.failed)
+		gd_chunk_from(&cx, result, &out->result);
+
+	if (!cx.failed && out->state == NULL)
+		gd_fail(&cx, GD_SHAPE, "statement has no \"status.state\"");
+
+done:
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_chunk(const char *buf, size_t len, GdArena *arena,
+				GdChunk *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "result chunk"))
+		gd_chunk_from(&cx, root, out);
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_rows(const char *buf, size_t len, GdArena *arena,
+			   GdChunk *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	out->present = true;
+	if (!json_object_is_type(root, json_type_array))
+		gd_fail(&cx, GD_SHAPE, "result file is not a JSON array of rows");
+	else
+		gd_rows_from(&cx, root, out);
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
+				 GdSpaceList *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+	JObj	   *spaces;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "space list"))
+	{
+		spaces = gd_get_array(&cx, root, "spaces");
+		out->next_page_token = gd_get_string(&cx, root, "next_page_token");
+		if (spaces != NULL && !cx.failed)
+		{
+			size_t		n = json_object_array_length(spaces);
+			size_t		i;
+
+			out->spaces = gd_alloc(&cx, n * sizeof(GdSpace));
+			for (i = 0; i < n && !cx.failed; i++)
+			{
+				JObj	   *s = json_object_array_get_idx(spaces, i);
+
+				if (s == NULL || !json_object_is_type(s, json_type_object))
+				{
+					gd_fail(&cx, GD_SHAPE, "a space is not an object");
+					break;
+				}
+				out->spaces[i].space_id = gd_get_string(&cx, s, "space_id");
+				out->spaces[i].title = gd_get_string(&cx, s, "title");
+				out->spaces[i].description = gd_get_string(&cx, s, "description");
+				out->nspaces++;
+			}
+		}
+	}
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
+					GdApiError *out)
+{
+	GdCtx		cx = {arena, NULL, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (json_object_is_type(root, json_type_object))
+	{
+		JObj	   *e = gd_get(root, "error");
+
+		out->error_code = gd_get_string(&cx, root, "error_code");
+		out->message = gd_get_string(&cx, root, "message");
+		if (e != NULL && json_object_is_type(e, json_type_string))
+		{
+			if (out->error_code == NULL)
+				out->error_code = gd_get_string(&cx, root, "error");
+			if (out->message == NULL)
+				out->message = gd_get_string(&cx, root, "error_description");
+			if (out->message == NULL)
+				out->message = gd_get_string(&cx, root, "error");
+		}
+	}
+	json_object_put(root);
+	return !cx.failed && (out->error_code != NULL || out->message != NULL);
+}
+
+bool
+gd_decode_token(const char *buf, size_t len, GdArena *arena,
+				GdToken *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "token response"))
+	{
+		out->access_token = gd_get_string(&cx, root, "access_token");
+		if (!gd_get_int64(&cx, root, "expires_in", &out->expires_in))
+			out->expires_in = 3600;
+		if (!cx.failed && out->access_token == NULL)
+			gd_fail(&cx, GD_SHAPE, "token response has no \"access_token\"");
+	}
+	json_object_put(root);
+	return !cx.failed;
+}
+
+/*
+ * gd_encode_question
+ *		The request body {"content": question} with the question escaped.
+ */
+char *
+gd_encode_question(const char *question, GdArena *arena)
+{
+	JObj	   *obj = json_object_new_object();
+	const char *s;
+	char	   *res = NULL;
+
+	if (obj == NULL)
+		return NULL;
+	if (json_object_object_add(obj, "content", json_object_new_string(question)) == 0)
+	{
+		s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+										   JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (s != NULL)
+		{
+			size_t		l = strlen(s);
+
+			res = arena->alloc(arena->arg, l + 1);
+			if (res != NULL)
+				memcpy(res, s, l + 1);
+		}
+	}
+	json_object_put(obj);
+	return res;
+}
+
+bool
+gd_status_is_terminal(const char *status)
+{
+	static const char *const terminal[] = {
+		"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"
+	};
+	size_t		i;
+
+	if (status == NULL)
+		return false;
+	for (i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++)
+		if (strcmp(status, terminal[i]) == 0)
+			return true;
+	return false;
+}

@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * genie_fdw.h
+ *		  Shared declarations of genie_fdw: options, transport, Genie API
+ *		  calls and row conversion.
+ *
+ * Files and what they own:
+ *	genie_fdw.c		handler, planner and executor callbacks, EXPLAIN, GUCs
+ *	option.c		option validator and resolved per-scan options
+ *	http.c			libcurl transport: one handle per backend, interrupts,
+ *					timeouts, size limit
+ *	genie_api.c		Genie / Statement API calls, retry policy, polling,
+ *					error reporting
+ *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
+ *	convert.c		answer values to Datums, column mapping, jsonb rows
+ *
+ * This header must not include json-c (its json_object clashes with
+ * utils/builtins.h); decoded responses come from genie_decode.h, which is
+ * plain C.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/genie_fdw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GENIE_FDW_H
+#define GENIE_FDW_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/palloc.h"
+#include "utils/relcache.h"
+
+#include "genie_decode.h"
+
+/* ----------
+ * option.c
+ * ----------
+ */
+
+/* Everything a scan needs to talk to one Genie space. */
+typedef struct GenieOptions
+{
+	char	   *server_name;	/* for messages */
+	char	   *host;			/* scheme://host[:port], no trailing slash */
+	char	   *space_id;
+	char	   *token;			/* secret: never printed */
+	char	   *client_id;
+	char	   *client_secret;	/* secret: never printed */
+	char	   *ca_file;
+
+	int			max_retries;
+	double		initial_backoff;	/* seconds */
+	double		max_backoff;
+	double		backoff_multiplier;
+	double		poll_interval;
+	double		max_poll_interval;
+	double		answer_timeout;
+	double		connect_timeout;
+	double		request_timeout;
+	int64		max_response_size;	/* bytes */
+} GenieOptions;
+
+/* What a foreign-table column holds (column option "genie"). */
+typedef enum GenieColumnKind
+{
+	GCOL_ANSWER = 0,			/* an answer column, matched by name */
+	GCOL_QUESTION,
+	GCOL_SQL,
+	GCOL_TEXT,
+	GCOL_DESCRIPTION,
+	GCOL_CONVERSATION_ID,
+	GCOL_MESSAGE_ID,
+	GCOL_STATEMENT_ID,
+	GCOL_ROW
+} GenieColumnKind;
+
+extern GenieOptions *genie_get_options(Oid foreigntableid, Oid userid);
+extern GenieOptions *genie_get_server_options(Oid serverid, Oid userid);
+extern int	genie_question_attnum(Oid foreigntableid, TupleDesc tupdesc);
+extern GenieColumnKind genie_column_kind(Oid relid, AttrNumber attnum,
+										 const char *attname, char **answer_name);
+extern bool genie_host_is_loopback(const char *url);
+
+/* ----------
+ * http.c
+ * ----------
+ */
+typedef struct HttpHeader
+{
+	const char *name;
+	const char *value;
+} HttpHeader;
+
+typedef struct HttpRequest
+{
+	const char *method;			/* GET, POST, DELETE */
+	const char *url;
+	const char *body;			/* NULL for none */
+	const char *content_type;	/* of body */
+	const char *bearer;			/* token for Authorization, or NULL */
+	const char *basic_user;		/* HTTP Basic credentials, or NULL */
+	const char *basic_password;
+	const HttpHeader *headers;	/* extra headers */
+	int			nheaders;
+	const GenieOptions *opts;	/* timeouts, CA file, size limit */
+} HttpRequest;
+
+typedef enum HttpOutcome
+{
+	HTTP_DONE,					/* a complete response (any status) */
+	HTTP_NOT_CONNECTED,			/* never reached the service: safe to retry
+								 * anything */
+	HTTP_TIMEOUT,				/* request_timeout or connect_timeout */
+	HTTP_FAILED,				/* reset, dropped mid-body, TLS failure... */
+	HTTP_TOO_LARGE				/* body over max_response_size */
+} HttpOutcome;
+
+typedef struct HttpResponse
+{
+	HttpOutcome outcome;
+	long		status;
+	char	   *body;			/* NUL-terminated, palloc'd in caller's
+								 * context */
+	size_t		len;
+	char	   *content_type;
+	double		retry_after;	/* seconds, < 0 when absent */
+	char		error[256];		/* transport error text (no secrets) */
+	bool		tls_error;
+} HttpResponse;
+
+extern void http_perform(const HttpRequest *req, HttpResponse *resp);
+extern void http_reset_connections(void);
+
+/* ----------
+ * genie_api.c
+ * ----------
+ */
+
+/* Counters kept per scan, shown by EXPLAIN ANALYZE. */
+typedef struct GenieCallStats
+{
+	int			polls;
+	int			retries;
+	int			requests;
+	double		wait_seconds;	/* time spent waiting for Genie's answer */
+	int64		bytes;
+} GenieCallStats;
+
+/* An answered question: the final message and its statement. */
+typedef struct GenieAnswer
+{
+	char	   *question;
+	char	   *conversation_id;
+	char	   *message_id;
+	GdMessage	message;
+	bool		has_result;
+	GdStatement statement;		/* with the first chunk */
+} GenieAnswer;
+
+extern GdArena *genie_arena(MemoryContext cxt);
+extern GenieAnswer *genie_ask(const GenieOptions *opts, const char *question,
+							  const char *conversation_id,
+							  GenieCallStats *stats);
+extern void genie_fetch_result(const GenieOptions *opts, GenieAnswer *answer,
+							   GenieCallStats *stats);
+extern bool genie_fetch_next_chunk(const GenieOptions *opts,
+								   const GenieAnswer *answer,
+								   const GdChunk *current, GdChunk *next,
+								   GenieCallStats *stats);
+extern void genie_sleep(double seconds);
+
+/* ----------
+ * convert.c
+ * ----------
+ */
+
+/* How one attribute of the foreign table is filled. */
+typedef struct GenieColumnMap
+{
+	GenieColumnKind kind;
+	char	   *answer_name;	/* GCOL_ANSWER: name to look for */
+	int			answer_index;	/* position in the answer, -1 if missing */
+	Oid			typid;
+	int32		typmod;
+	FmgrInfo	infunc;
+	Oid			typioparam;
+	bool		dropped;
+} GenieColumnMap;
+
+typedef struct GenieConverter
+{
+	Oid			relid;
+	char	   *relname;
+	int			natts;
+	GenieColumnMap *cols;
+	int64		rownum;			/* 1-based number of the row being converted */
+	const char *colname;		/* for the error context */
+	const char *value;
+	size_t		value_len;
+} GenieConverter;
+
+extern GenieConverter *genie_converter_create(Relation rel);
+extern void genie_converter_bind(GenieConverter *conv, const GdStatement *st);
+extern void genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
+							  const GdStatement *st, char **values,
+							  const size_t *lens, int nvalues,
+							  Datum *datums, bool *nulls);
+extern bool genie_converter_has_kind(const GenieConverter *conv,
+									 GenieColumnKind kind);
+
+/* ----------
+ * genie_fdw.c
+ * ----------
+ */
+extern bool genie_progress;
+
+#endif							/* GENIE_FDW_H */

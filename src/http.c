@@ -1,0 +1,447 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  HTTP transport for genie_fdw, on libcurl.
+ *
+ * Owns the backend's one curl easy handle and the multi handle that drives
+ * it (so that connections are kept alive across requests and across
+ * queries), request set-up (headers, credentials, timeouts, TLS), the
+ * response buffer and its size limit, and interrupt handling: the transfer
+ * is driven by curl_multi_poll in slices of at most 100 ms with
+ * CHECK_FOR_INTERRUPTS between them, and curl's progress callback aborts a
+ * transfer as soon as an interrupt is pending, so query cancel and
+ * statement_timeout stop any request promptly and PostgreSQL reports the
+ * cancel itself.  Every curl resource a request takes (header list, the
+ * handle's membership in the multi handle) is released in PG_FINALLY.
+ *
+ * The transport never decides whether to retry: it classifies the outcome
+ * (HttpOutcome) and genie_api.c applies the retry policy.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "genie_fdw.h"
+
+#define GENIE_USER_AGENT "genie_fdw/1.0"
+
+/* Longest slice of waiting inside curl before interrupts are checked. */
+#define HTTP_POLL_SLICE_MS 100
+
+static CURL *genie_curl = NULL;
+static CURLM *genie_multi = NULL;
+
+/* State shared with curl's callbacks during one request. */
+typedef struct HttpTransfer
+{
+	HttpResponse *resp;
+	MemoryContext cxt;
+	size_t		cap;
+	size_t		max_size;
+	bool		too_large;
+	bool		nomem;
+} HttpTransfer;
+
+static void
+http_init(void)
+{
+	if (genie_curl != NULL)
+		return;
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libcurl")));
+	genie_multi = curl_multi_init();
+	genie_curl = curl_easy_init();
+	if (genie_multi == NULL || genie_curl == NULL)
+	{
+		if (genie_curl)
+			curl_easy_cleanup(genie_curl);
+		if (genie_multi)
+			curl_multi_cleanup(genie_multi);
+		genie_curl = NULL;
+		genie_multi = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+}
+
+/*
+ * http_reset_connections
+ *		Drop every kept-alive connection (after a failed request the
+ *		connection's state is unknown).
+ */
+void
+http_reset_connections(void)
+{
+	if (genie_curl)
+		curl_easy_cleanup(genie_curl);
+	if (genie_multi)
+		curl_multi_cleanup(genie_multi);
+	genie_curl = NULL;
+	genie_multi = NULL;
+}
+
+/*
+ * http_write_cb
+ *		Append received body bytes to the response buffer.  Allocation must
+ *		not ereport here (we are inside curl), so it uses MCXT_ALLOC_NO_OOM
+ *		and fails the transfer instead.
+ */
+static size_t
+http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	HttpTransfer *tr = (HttpTransfer *) userdata;
+	HttpResponse *resp = tr->resp;
+	size_t		n = size * nmemb;
+
+	if (resp->len + n > tr->max_size)
+	{
+		tr->too_large = true;
+		return 0;
+	}
+	if (resp->len + n + 1 > tr->cap)
+	{
+		size_t		newcap = Max(tr->cap * 2, 16384);
+		char	   *nb;
+
+		while (newcap < resp->len + n + 1)
+			newcap *= 2;
+		nb = MemoryContextAllocExtended(tr->cxt, newcap,
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (nb == NULL)
+		{
+			tr->nomem = true;
+			return 0;
+		}
+		if (resp->body)
+		{
+			memcpy(nb, resp->body, resp->len);
+			pfree(resp->body);
+		}
+		resp->body = nb;
+		tr->cap = newcap;
+	}
+	memcpy(resp->body + resp->len, ptr, n);
+	resp->len += n;
+	resp->body[resp->len] = '\0';
+	return n;
+}
+
+/* Parse a Retry-After value: delta-seconds or an HTTP date. */
+static double
+parse_retry_after(const char *v)
+{
+	char	   *end;
+	double		d;
+	time_t		t;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	d = strtod(v, &end);
+	if (end != v)
+	{
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end == '\0')
+			return d < 0 ? 0 : d;
+	}
+	t = curl_getdate(v, NULL);
+	if (t != (time_t) -1)
+	{
+		double		delta = difftime(t, time(NULL));
+
+		return delta < 0 ? 0 : delta;
+	}
+	return -1;
+}
+
+/*
+ * http_header_cb
+ *		Capture Content-Type and Retry-After of the final response.
+ */
+static size_t
+http_header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	HttpTransfer *tr = (HttpTransfer *) userdata;
+	size_t		n = size * nitems;
+	char		line[512];
+	char	   *colon;
+	char	   *val;
+	size_t		l;
+
+	if (n >= 5 && strncmp(buffer, "HTTP/", 5) == 0)
+	{
+		/* a new response (after 100-continue or a redirect) */
+		tr->resp->retry_after = -1;
+		tr->resp->content_type = NULL;
+		return n;
+	}
+	l = Min(n, sizeof(line) - 1);
+	memcpy(line, buffer, l);
+	line[l] = '\0';
+	while (l > 0 && (line[l - 1] == '\r' || line[l - 1] == '\n'))
+		line[--l] = '\0';
+	colon = strchr(line, ':');
+	if (colon == NULL)
+		return n;
+	*colon = '\0';
+	val = colon + 1;
+	while (*val == ' ' || *val == '\t')
+		val++;
+	if (pg_strcasecmp(line, "retry-after") == 0)
+		tr->resp->retry_after = parse_retry_after(val);
+	else if (pg_strcasecmp(line, "content-type") == 0)
+	{
+		char	   *ct = MemoryContextAllocExtended(tr->cxt, strlen(val) + 1, MCXT_ALLOC_NO_OOM);
+
+		if (ct)
+		{
+			strcpy(ct, val);
+			tr->resp->content_type = ct;
+		}
+	}
+	return n;
+}
+
+/* Abort a transfer as soon as PostgreSQL has an interrupt pending. */
+static int
+http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+				 curl_off_t ultotal, curl_off_t ulnow)
+{
+	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+}
+
+static struct curl_slist *
+slist_add(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(list, line);
+
+	if (n == NULL)
+	{
+		curl_slist_free_all(list);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	return n;
+}
+
+static void
+classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+			resp->outcome = HTTP_NOT_CONNECTED;
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			resp->outcome = HTTP_TIMEOUT;
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+			resp->outcome = HTTP_FAILED;
+			resp->tls_error = true;
+			break;
+		default:
+			resp->outcome = HTTP_FAILED;
+			break;
+	}
+	strlcpy(resp->error, errbuf[0] ? errbuf : curl_easy_strerror(rc), sizeof(resp->error));
+}
+
+#define SETOPT(opt, val) \
+	do { \
+		if (curl_easy_setopt(genie_curl, (opt), (val)) != CURLE_OK) \
+			elog(ERROR, "could not set libcurl option %s", #opt); \
+	} while (0)
+
+/*
+ * http_perform
+ *		Run one request to completion, or until an interrupt.  The response
+ *		body is allocated in CurrentMemoryContext.  Transport failures are
+ *		reported in resp->outcome, not raised; interrupts are raised by
+ *		CHECK_FOR_INTERRUPTS as PostgreSQL's own errors.
+ */
+void
+http_perform(const HttpRequest *req, HttpResponse *resp)
+{
+	const GenieOptions *opts = req->opts;
+	struct curl_slist *volatile headers = NULL;
+	HttpTransfer tr;
+	char		errbuf[CURL_ERROR_SIZE];
+	volatile bool added = false;
+	volatile CURLcode rc = CURLE_OK;
+	int			i;
+
+	http_init();
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	memset(&tr, 0, sizeof(tr));
+	tr.resp = resp;
+	tr.cxt = CurrentMemoryContext;
+	tr.max_size = opts ? (size_t) opts->max_response_size : (size_t) 128 * 1024 * 1024;
+	errbuf[0] = '\0';
+
+	curl_easy_reset(genie_curl);
+	SETOPT(CURLOPT_URL, req->url);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_USERAGENT, GENIE_USER_AGENT);
+	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(CURLOPT_WRITEFUNCTION, http_write_cb);
+	SETOPT(CURLOPT_WRITEDATA, &tr);
+	SETOPT(CURLOPT_HEADERFUNCTION, http_header_cb);
+	SETOPT(CURLOPT_HEADERDATA, &tr);
+	SETOPT(CURLOPT_NOPROGRESS, 0L);
+	SETOPT(CURLOPT_XFERINFOFUNCTION, http_progress_cb);
+	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	SETOPT(CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif							/* LIBCURL_VERSION_NUM */
+	SETOPT(CURLOPT_ACCEPT_ENCODING, "");	/* gzip/deflate when offered */
+	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	if (opts)
+	{
+		SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long) (opts->connect_timeout * 1000));
+		SETOPT(CURLOPT_TIMEOUT_MS, (long) (opts->request_timeout * 1000));
+		if (opts->ca_file)
+			SETOPT(CURLOPT_CAINFO, opts->ca_file);
+	}
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+
+	if (strcmp(req->method, "GET") == 0)
+		SETOPT(CURLOPT_HTTPGET, 1L);
+	else
+	{
+		if (strcmp(req->method, "POST") != 0)
+			SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body || strcmp(req->method, "POST") == 0)
+		{
+			SETOPT(CURLOPT_POSTFIELDSIZE, (long) (req->body ? strlen(req->body) : 0));
+			SETOPT(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+		}
+	}
+
+	PG_TRY();
+	{
+		headers = slist_add(headers, "Accept: application/json");
+		headers = slist_add(headers, "Expect:");
+		if (req->body)
+		{
+			char	   *ct = psprintf("Content-Type: %s",
+									  req->content_type ? req->content_type : "application/json");
+
+			headers = slist_add(headers, ct);
+			pfree(ct);
+		}
+		if (req->bearer)
+		{
+			char	   *auth = psprintf("Authorization: Bearer %s", req->bearer);
+
+			headers = slist_add(headers, auth);
+			memset(auth, 0, strlen(auth));
+			pfree(auth);
+		}
+		for (i = 0; i < req->nheaders; i++)
+		{
+			char	   *h = psprintf("%s: %s", req->headers[i].name, req->headers[i].value);
+
+			headers = slist_add(headers, h);
+			pfree(h);
+		}
+		SETOPT(CURLOPT_HTTPHEADER, headers);
+		if (req->basic_user)
+		{
+			SETOPT(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+			SETOPT(CURLOPT_USERNAME, req->basic_user);
+			SETOPT(CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+		}
+
+		if (curl_multi_add_handle(genie_multi, genie_curl) != CURLM_OK)
+			elog(ERROR, "could not add a libcurl handle to its multi handle");
+		added = true;
+
+		for (;;)
+		{
+			int			running = 0;
+			CURLMcode	mc;
+			CURLMsg    *msg;
+			int			left;
+
+			CHECK_FOR_INTERRUPTS();
+			mc = curl_multi_perform(genie_multi, &running);
+			if (mc != CURLM_OK)
+				elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
+			while ((msg = curl_multi_info_read(genie_multi, &left)) != NULL)
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == genie_curl)
+					rc = msg->data.result;
+			if (running == 0)
+				break;
+			mc = curl_multi_poll(genie_multi, NULL, 0, HTTP_POLL_SLICE_MS, NULL);
+			if (mc != CURLM_OK)
+				elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
+		}
+		/* an interrupt may have aborted the transfer: report it as such */
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_FINALLY();
+	{
+		if (added)
+			curl_multi_remove_handle(genie_multi, genie_curl);
+		/* the handle must not keep pointers to what we free here */
+		curl_easy_setopt(genie_curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(genie_curl, CURLOPT_ERRORBUFFER, NULL);
+		curl_slist_free_all(headers);
+	}
+	PG_END_TRY();
+
+	if (tr.nomem)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while receiving a response from Genie")));
+
+	if (rc == CURLE_OK)
+	{
+		long		status = 0;
+
+		curl_easy_getinfo(genie_curl, CURLINFO_RESPONSE_CODE, &status);
+		resp->status = status;
+		resp->outcome = HTTP_DONE;
+	}
+	else if (tr.too_large)
+	{
+		resp->outcome = HTTP_TOO_LARGE;
+		snprintf(resp->error, sizeof(resp->error),
+				 "response body is larger than max_response_size (%zu bytes)", tr.max_size);
+	}
+	else
+		classify_failure(rc, resp, errbuf);
+
+	if (resp->body == NULL)
+	{
+		resp->body = palloc(1);
+		resp->body[0] = '\0';
+	}
+}

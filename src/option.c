@@ -1,0 +1,572 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Option validation and resolution for genie_fdw.
+ *
+ * Owns the table of valid options per catalog (server, user mapping,
+ * foreign table, column), the validator that checks names and values when
+ * objects are created or altered, and genie_get_options(), which merges the
+ * options of a table, its server and the current user's mapping into one
+ * GenieOptions with defaults applied.  Secrets (token, client_secret) are
+ * accepted only in user mappings, where pg_user_mappings hides them from
+ * other users, and never appear in a message.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/option.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "genie_fdw.h"
+
+/* Kind of value an option takes, for checking and for the hint. */
+typedef enum OptKind
+{
+	OPT_STRING,
+	OPT_HOST,
+	OPT_INT,					/* integer in [min, max] */
+	OPT_REAL,					/* seconds, real in [min, max] */
+	OPT_FACTOR,					/* real in [min, max] */
+	OPT_SIZE,					/* bytes, integer in [min, max] */
+	OPT_GENIE_KIND
+} OptKind;
+
+typedef struct GenieOpt
+{
+	const char *name;
+	Oid			context;		/* catalog the option may appear in */
+	OptKind		kind;
+	double		min;
+	double		max;
+} GenieOpt;
+
+static const GenieOpt genie_opts[] = {
+	{"host", ForeignServerRelationId, OPT_HOST, 0, 0},
+	{"space_id", ForeignServerRelationId, OPT_STRING, 0, 0},
+	{"ca_file", ForeignServerRelationId, OPT_STRING, 0, 0},
+	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
+	{"initial_backoff", ForeignServerRelationId, OPT_REAL, 0, 3600},
+	{"max_backoff", ForeignServerRelationId, OPT_REAL, 0, 3600},
+	{"backoff_multiplier", ForeignServerRelationId, OPT_FACTOR, 1, 100},
+	{"poll_interval", ForeignServerRelationId, OPT_REAL, 0.01, 3600},
+	{"max_poll_interval", ForeignServerRelationId, OPT_REAL, 0.01, 3600},
+	{"answer_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
+	{"connect_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 3600},
+	{"request_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
+	{"max_response_size", ForeignServerRelationId, OPT_SIZE, 1024, 1073741823},
+
+	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
+	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
+	{"client_secret", UserMappingRelationId, OPT_STRING, 0, 0},
+
+	{"space_id", ForeignTableRelationId, OPT_STRING, 0, 0},
+
+	{"genie", AttributeRelationId, OPT_GENIE_KIND, 0, 0},
+	{"column_name", AttributeRelationId, OPT_STRING, 0, 0},
+	{NULL, InvalidOid, OPT_STRING, 0, 0}
+};
+
+/* Values of the column option "genie", in GenieColumnKind order. */
+static const char *const genie_kind_names[] = {
+	NULL, "question", "sql", "text", "description", "conversation_id",
+	"message_id", "statement_id", "row"
+};
+
+#define DEFAULT_MAX_RETRIES			5
+#define DEFAULT_INITIAL_BACKOFF		1.0
+#define DEFAULT_MAX_BACKOFF			60.0
+#define DEFAULT_BACKOFF_MULTIPLIER	2.0
+#define DEFAULT_POLL_INTERVAL		0.5
+#define DEFAULT_MAX_POLL_INTERVAL	5.0
+#define DEFAULT_ANSWER_TIMEOUT		600.0
+#define DEFAULT_CONNECT_TIMEOUT		10.0
+#define DEFAULT_REQUEST_TIMEOUT		60.0
+#define DEFAULT_MAX_RESPONSE_SIZE	((int64) 128 * 1024 * 1024)
+
+PG_FUNCTION_INFO_V1(genie_fdw_validator);
+
+static const char *
+catalog_name(Oid catalog)
+{
+	switch (catalog)
+	{
+		case ForeignServerRelationId:
+			return "server";
+		case UserMappingRelationId:
+			return "user mapping";
+		case ForeignTableRelationId:
+			return "foreign table";
+		case AttributeRelationId:
+			return "column";
+		default:
+			return "this object";
+	}
+}
+
+/* Comma-separated list of the options valid in a catalog, for hints. */
+static char *
+valid_option_list(Oid catalog)
+{
+	StringInfoData buf;
+	const GenieOpt *o;
+
+	initStringInfo(&buf);
+	for (o = genie_opts; o->name; o++)
+	{
+		if (o->context != catalog)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, o->name);
+	}
+	return buf.data;
+}
+
+/*
+ * genie_host_is_loopback
+ *		Does an http(s) URL name a loopback host (127.0.0.0/8, ::1,
+ *		localhost)?
+ */
+bool
+genie_host_is_loopback(const char *url)
+{
+	const char *p = strstr(url, "://");
+	char		host[256];
+	size_t		n = 0;
+
+	p = p ? p + 3 : url;
+	if (*p == '[')
+	{
+		p++;
+		while (*p && *p != ']' && n < sizeof(host) - 1)
+			host[n++] = *p++;
+	}
+	else
+	{
+		while (*p && *p != ':' && *p != '/' && *p != '?' && *p != '#' &&
+			   n < sizeof(host) - 1)
+			host[n++] = *p++;
+	}
+	host[n] = '\0';
+	if (pg_strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	if (strncmp(host, "127.", 4) == 0)
+	{
+		const char *q;
+
+		for (q = host + 4; *q; q++)
+			if (!(isdigit((unsigned char) *q) || *q == '.'))
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * normalize_host
+ *		Give a bare host name the https scheme and drop trailing slashes;
+ *		refuse other schemes and plain http to a non-loopback host.
+ */
+static char *
+normalize_host(const char *value)
+{
+	char	   *h;
+	size_t		len;
+	const char *rest;
+
+	if (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0)
+		h = pstrdup(value);
+	else if (strstr(value, "://") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"host\": \"%s\"", value),
+				 errhint("Use the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net.")));
+	else
+		h = psprintf("https://%s", value);
+
+	rest = strstr(h, "://") + 3;
+	len = strlen(h);
+	while (h + len > rest && h[len - 1] == '/')
+		h[--len] = '\0';
+
+	if (*rest == '\0' || *rest == '/' || *rest == ':' || strpbrk(rest, " \t\r\n@?#") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"host\": \"%s\"", value),
+				 errhint("Use the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net.")));
+
+	if (strncmp(h, "http://", 7) == 0 && !genie_host_is_loopback(h))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"host\" must use https for a non-loopback host"),
+				 errdetail("Plain http would send the Databricks token unencrypted."),
+				 errhint("Use https://, or http:// only for 127.0.0.1, ::1 or localhost.")));
+	return h;
+}
+
+static double
+option_real(DefElem *def, const GenieOpt *o)
+{
+	char	   *value = defGetString(def);
+	double		d;
+
+	if (!parse_real(value, &d, 0, NULL) || isnan(d) || d < o->min || d > o->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", o->name, value),
+				 o->kind == OPT_FACTOR
+				 ? errhint("Valid values are numbers between %g and %g.", o->min, o->max)
+				 : errhint("Valid values are numbers of seconds between %g and %g.", o->min, o->max)));
+	return d;
+}
+
+static int64
+option_int(DefElem *def, const GenieOpt *o)
+{
+	char	   *value = defGetString(def);
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", o->name, value),
+				 errhint("Valid values are integers between %.0f and %.0f.", o->min, o->max)));
+	return (int64) v;
+}
+
+static GenieColumnKind
+option_genie_kind(const char *value)
+{
+	int			i;
+	StringInfoData buf;
+
+	for (i = 1; i < lengthof(genie_kind_names); i++)
+		if (strcmp(value, genie_kind_names[i]) == 0)
+			return (GenieColumnKind) i;
+
+	initStringInfo(&buf);
+	for (i = 1; i < lengthof(genie_kind_names); i++)
+		appendStringInfo(&buf, "%s%s", i > 1 ? ", " : "", genie_kind_names[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"genie\": \"%s\"", value),
+			 errhint("Valid values are: %s.", buf.data)));
+	return GCOL_ANSWER;			/* keep compiler quiet */
+}
+
+static const GenieOpt *
+find_option(const char *name, Oid catalog)
+{
+	const GenieOpt *o;
+
+	for (o = genie_opts; o->name; o++)
+		if (o->context == catalog && strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+/*
+ * check_option_value
+ *		Check one option's value; raises an error when it is bad.
+ */
+static void
+check_option_value(DefElem *def, const GenieOpt *o)
+{
+	switch (o->kind)
+	{
+		case OPT_HOST:
+			(void) normalize_host(defGetString(def));
+			break;
+		case OPT_INT:
+		case OPT_SIZE:
+			(void) option_int(def, o);
+			break;
+		case OPT_REAL:
+		case OPT_FACTOR:
+			(void) option_real(def, o);
+			break;
+		case OPT_GENIE_KIND:
+			(void) option_genie_kind(defGetString(def));
+			break;
+		case OPT_STRING:
+			if (defGetString(def)[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must not be empty", o->name)));
+			break;
+	}
+}
+
+/*
+ * genie_fdw_validator
+ *		Validate the options of a genie_fdw server, user mapping, foreign
+ *		table or column.
+ */
+Datum
+genie_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	bool		has_host = false;
+	bool		has_client_id = false;
+	bool		has_client_secret = false;
+	List	   *seen = NIL;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const GenieOpt *o = find_option(def->defname, catalog);
+
+		if (o == NULL)
+		{
+			char	   *valid = valid_option_list(catalog);
+
+			if (catalog == ForeignServerRelationId &&
+				(strcmp(def->defname, "token") == 0 ||
+				 strcmp(def->defname, "client_secret") == 0 ||
+				 strcmp(def->defname, "client_id") == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" belongs in a user mapping, not a server", def->defname),
+						 errhint("Server options can be read by every user; use CREATE USER MAPPING ... OPTIONS (%s '...').",
+								 def->defname)));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 valid[0] != '\0'
+					 ? errhint("Valid options for a genie_fdw %s are: %s.", catalog_name(catalog), valid)
+					 : errhint("There are no valid options for a genie_fdw %s.", catalog_name(catalog))));
+		}
+		if (list_member(seen, makeString(def->defname)))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("conflicting or redundant options"),
+					 errdetail("Option \"%s\" is given more than once.", def->defname)));
+		seen = lappend(seen, makeString(def->defname));
+
+		check_option_value(def, o);
+
+		if (strcmp(o->name, "host") == 0)
+			has_host = true;
+		else if (strcmp(o->name, "client_id") == 0)
+			has_client_id = true;
+		else if (strcmp(o->name, "client_secret") == 0)
+			has_client_secret = true;
+	}
+
+	if (catalog == ForeignServerRelationId && !has_host)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("missing required option \"host\""),
+				 errhint("Give the Databricks workspace URL: OPTIONS (host 'https://...', space_id '...').")));
+	if (catalog == UserMappingRelationId && has_client_id != has_client_secret)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("options \"client_id\" and \"client_secret\" must be given together")));
+
+	PG_RETURN_VOID();
+}
+
+/* Apply one option of a server, user mapping or table to opts. */
+static void
+apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
+{
+	const GenieOpt *o = find_option(def->defname, catalog);
+	const char *n = def->defname;
+
+	if (o == NULL)
+		return;					/* validated at creation; ignore leftovers */
+	if (strcmp(n, "host") == 0)
+		opts->host = normalize_host(defGetString(def));
+	else if (strcmp(n, "space_id") == 0)
+		opts->space_id = pstrdup(defGetString(def));
+	else if (strcmp(n, "ca_file") == 0)
+		opts->ca_file = pstrdup(defGetString(def));
+	else if (strcmp(n, "token") == 0)
+		opts->token = pstrdup(defGetString(def));
+	else if (strcmp(n, "client_id") == 0)
+		opts->client_id = pstrdup(defGetString(def));
+	else if (strcmp(n, "client_secret") == 0)
+		opts->client_secret = pstrdup(defGetString(def));
+	else if (strcmp(n, "max_retries") == 0)
+		opts->max_retries = (int) option_int(def, o);
+	else if (strcmp(n, "max_response_size") == 0)
+		opts->max_response_size = option_int(def, o);
+	else if (strcmp(n, "initial_backoff") == 0)
+		opts->initial_backoff = option_real(def, o);
+	else if (strcmp(n, "max_backoff") == 0)
+		opts->max_backoff = option_real(def, o);
+	else if (strcmp(n, "backoff_multiplier") == 0)
+		opts->backoff_multiplier = option_real(def, o);
+	else if (strcmp(n, "poll_interval") == 0)
+		opts->poll_interval = option_real(def, o);
+	else if (strcmp(n, "max_poll_interval") == 0)
+		opts->max_poll_interval = option_real(def, o);
+	else if (strcmp(n, "answer_timeout") == 0)
+		opts->answer_timeout = option_real(def, o);
+	else if (strcmp(n, "connect_timeout") == 0)
+		opts->connect_timeout = option_real(def, o);
+	else if (strcmp(n, "request_timeout") == 0)
+		opts->request_timeout = option_real(def, o);
+}
+
+static void
+apply_options(GenieOptions *opts, List *options, Oid catalog)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+		apply_option(opts, (DefElem *) lfirst(lc), catalog);
+}
+
+/*
+ * genie_get_server_options
+ *		Options of a server and of the user's mapping for it, with defaults.
+ */
+GenieOptions *
+genie_get_server_options(Oid serverid, Oid userid)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+	UserMapping *um;
+	GenieOptions *opts = palloc0(sizeof(GenieOptions));
+
+	opts->server_name = pstrdup(server->servername);
+	opts->max_retries = DEFAULT_MAX_RETRIES;
+	opts->initial_backoff = DEFAULT_INITIAL_BACKOFF;
+	opts->max_backoff = DEFAULT_MAX_BACKOFF;
+	opts->backoff_multiplier = DEFAULT_BACKOFF_MULTIPLIER;
+	opts->poll_interval = DEFAULT_POLL_INTERVAL;
+	opts->max_poll_interval = DEFAULT_MAX_POLL_INTERVAL;
+	opts->answer_timeout = DEFAULT_ANSWER_TIMEOUT;
+	opts->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+	opts->request_timeout = DEFAULT_REQUEST_TIMEOUT;
+	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+
+	apply_options(opts, server->options, ForeignServerRelationId);
+
+	um = GetUserMapping(userid, serverid);	/* errors when there is none */
+	apply_options(opts, um->options, UserMappingRelationId);
+
+	if (opts->max_poll_interval < opts->poll_interval)
+		opts->max_poll_interval = opts->poll_interval;
+	if (opts->max_backoff < opts->initial_backoff)
+		opts->max_backoff = opts->initial_backoff;
+
+	if (opts->host == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no option \"host\"", server->servername)));
+	if (opts->token == NULL && opts->client_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" has no credentials", server->servername),
+				 errhint("Use ALTER USER MAPPING ... OPTIONS (ADD token '...'), or client_id and client_secret for a service principal.")));
+	return opts;
+}
+
+/*
+ * genie_get_options
+ *		Options for a scan of a foreign table by a user.
+ */
+GenieOptions *
+genie_get_options(Oid foreigntableid, Oid userid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	GenieOptions *opts = genie_get_server_options(table->serverid, userid);
+
+	apply_options(opts, table->options, ForeignTableRelationId);
+	if (opts->space_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("no Genie space for foreign table \"%s\"", get_rel_name(foreigntableid)),
+				 errhint("Set option space_id on the foreign table or on server \"%s\".", opts->server_name)));
+	return opts;
+}
+
+/*
+ * genie_column_kind
+ *		What a column holds, from its "genie" option; for answer columns also
+ *		the answer column name (option column_name, else the column's name).
+ *		A column named "question" without the option is the question column.
+ */
+GenieColumnKind
+genie_column_kind(Oid relid, AttrNumber attnum, const char *attname,
+				  char **answer_name)
+{
+	List	   *options = GetForeignColumnOptions(relid, attnum);
+	ListCell   *lc;
+	GenieColumnKind kind = GCOL_ANSWER;
+	bool		explicit_kind = false;
+	char	   *name = NULL;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "genie") == 0)
+		{
+			kind = option_genie_kind(defGetString(def));
+			explicit_kind = true;
+		}
+		else if (strcmp(def->defname, "column_name") == 0)
+			name = defGetString(def);
+	}
+	if (!explicit_kind && name == NULL && strcmp(attname, "question") == 0)
+		kind = GCOL_QUESTION;
+	if (answer_name)
+		*answer_name = pstrdup(name ? name : attname);
+	return kind;
+}
+
+/*
+ * genie_question_attnum
+ *		The question column of a foreign table, or InvalidAttrNumber.
+ */
+int
+genie_question_attnum(Oid foreigntableid, TupleDesc tupdesc)
+{
+	int			i;
+	int			found = InvalidAttrNumber;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (genie_column_kind(foreigntableid, att->attnum, NameStr(att->attname), NULL) == GCOL_QUESTION)
+		{
+			if (found != InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+						 errmsg("foreign table \"%s\" has more than one question column",
+								get_rel_name(foreigntableid)),
+						 errhint("Mark exactly one column with OPTIONS (genie 'question').")));
+			found = att->attnum;
+		}
+	}
+	return found;
+}

@@ -1,0 +1,111 @@
+# test/lib.sh -- shared helpers of the demo, the test runner and CI.
+#
+# Sourced, not run.  Installs what is missing (Debian packages), builds and
+# installs genie_fdw, starts a throw-away PostgreSQL cluster as the postgres
+# user and the Genie emulator, and stops both on exit.  Never prints tokens.
+
+set -euo pipefail
+
+GENIE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+GENIE_TMP=
+EMU_PID=
+export GENIE_TOKEN=${GENIE_TOKEN:-dapi-emulator-token}
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Debian packages the build and the tests need (installed when missing).
+genie_install_deps() {
+	local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev
+		libjson-c-dev pkg-config make gcc python3 curl openssl "$@")
+	local missing=()
+	local p
+	for p in "${pkgs[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "installing ${missing[*]}"
+		if [ "$(id -u)" != 0 ]; then
+			echo "missing packages: ${missing[*]} (run as root, or install them)" >&2
+			return 1
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+genie_build_install() {
+	say "building and installing genie_fdw"
+	make -C "$GENIE_ROOT" -s WERROR=1 PG_CONFIG="$PG_BIN/pg_config" all >/dev/null
+	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+}
+
+genie_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+genie_cleanup() {
+	set +e
+	if [ -n "$EMU_PID" ]; then
+		kill "$EMU_PID" 2>/dev/null
+		wait "$EMU_PID" 2>/dev/null
+	fi
+	if [ -n "$GENIE_TMP" ] && [ -d "$GENIE_TMP/data" ]; then
+		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$GENIE_TMP/data" -m immediate stop >/dev/null 2>&1
+	fi
+	if [ -n "$GENIE_TMP" ]; then
+		rm -rf "$GENIE_TMP"
+	fi
+}
+
+genie_tmpdir() {
+	if [ -z "$GENIE_TMP" ]; then
+		GENIE_TMP=$(mktemp -d /tmp/genie_fdw.XXXXXX)
+		chmod 755 "$GENIE_TMP"
+		trap genie_cleanup EXIT
+	fi
+}
+
+# genie_start_emulator [emulator flags...]: sets GENIE_EMULATOR_URL
+genie_start_emulator() {
+	genie_tmpdir
+	local log=$GENIE_TMP/emulator.out
+	python3 "$GENIE_ROOT/test/genie_emulator.py" --port 0 "$@" >"$log" 2>"$GENIE_TMP/emulator.err" &
+	EMU_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if grep -q "listening on" "$log" 2>/dev/null; then
+			GENIE_EMULATOR_URL=$(sed -n 's/.*listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$log" | head -1)
+			export GENIE_EMULATOR_URL
+			say "emulator at $GENIE_EMULATOR_URL"
+			return 0
+		fi
+		if ! kill -0 "$EMU_PID" 2>/dev/null; then
+			cat "$GENIE_TMP/emulator.err" >&2
+			echo "the emulator did not start" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "the emulator did not start within 10 s" >&2
+	return 1
+}
+
+# genie_start_cluster [postgres -c settings...]: sets PGHOST, PGPORT, PGUSER
+genie_start_cluster() {
+	genie_tmpdir
+	local data=$GENIE_TMP/data
+	mkdir -p "$data" "$GENIE_TMP/sock"
+	chown postgres:postgres "$data" "$GENIE_TMP/sock"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -A trust -U postgres --no-sync >/dev/null
+	PGPORT=$(genie_free_port)
+	local opts="-p $PGPORT -k $GENIE_TMP/sock -c listen_addresses='' -c fsync=off"
+	local s
+	for s in "$@"; do
+		opts="$opts -c $s"
+	done
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$GENIE_TMP/sock/postgres.log" -o "$opts" -w start >/dev/null
+	export PGHOST=$GENIE_TMP/sock PGPORT PGUSER=postgres PGDATABASE=postgres
+	say "PostgreSQL $PG_MAJOR at $PGHOST port $PGPORT"
+}
