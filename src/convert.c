@@ -168,6 +168,10 @@ server_string(GenieConverter *conv, const char *val, size_t len)
 
 	/* not yet known to be valid: keep it out of the error context */
 	conv->value = NULL;
+	if (memchr(val, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("Genie's answer contains a value with a NUL character, which PostgreSQL cannot store")));
 	if (!pg_verify_mbstr(PG_UTF8, val, (int) len, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),

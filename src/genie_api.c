@@ -273,6 +273,12 @@ report_http_error(const GenieOptions *opts, const HttpResponse *resp,
 							 opts->server_name)));
 			break;
 		case 404:
+			if (strcmp(what, "a result chunk") == 0 || strcmp(what, "a query result") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("the result of Genie's query is no longer available"),
+						 errdetail_internal("%s", detail),
+						 errhint("Statement results are kept for a limited time; ask the question again.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
 					 strcmp(what, "a new conversation") == 0
@@ -322,11 +328,12 @@ report_transport_error(const GenieOptions *opts, const HttpResponse *resp,
 			(errcode(resp->outcome == HTTP_NOT_CONNECTED
 					 ? ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
 					 : ERRCODE_CONNECTION_FAILURE),
-			 errmsg("Genie request for %s to %s failed%s", what, opts->host,
+			 errmsg("Genie request for %s failed%s", what,
 					resp->outcome == HTTP_TIMEOUT ? " (timed out)" : ""),
 			 retries > 0
-			 ? errdetail_internal("%s (after %d %s)", resp->error, retries, retries == 1 ? "retry" : "retries")
-			 : errdetail_internal("%s", resp->error)));
+			 ? errdetail_internal("%s: %s (after %d %s)", opts->host, resp->error,
+								  retries, retries == 1 ? "retry" : "retries")
+			 : errdetail_internal("%s: %s", opts->host, resp->error)));
 }
 
 /*
@@ -677,6 +684,13 @@ genie_ask(const GenieOptions *opts, const char *question,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the result of Genie's query has expired"),
 				 errhint("Ask the question again.")));
+
+	if (answer->message.n_query_attachments == 0 && answer->message.n_text_attachments == 0 &&
+		answer->message.statement_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie completed the message without an answer"),
+				 errdetail("The message has neither a query nor a text attachment.")));
 
 	error_context_stack = errcb.previous;
 	return answer;

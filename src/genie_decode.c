@@ -189,9 +189,24 @@ gd_get_array(GdCtx *cx, JObj *obj, const char *key)
 	return v;
 }
 
-/* A string field; numbers are accepted for id-like fields and copied as text. */
+/* A string field. */
 static char *
 gd_get_string(GdCtx *cx, JObj *obj, const char *key)
+{
+	JObj	   *v = gd_get(obj, key);
+
+	if (v == NULL)
+		return NULL;
+	if (json_object_is_type(v, json_type_string))
+		return gd_strndup(cx, json_object_get_string(v),
+						  (size_t) json_object_get_string_len(v));
+	gd_fail(cx, GD_SHAPE, "field \"%s\" is not a string", key);
+	return NULL;
+}
+
+/* An id field: a string, or an integer copied as text. */
+static char *
+gd_get_id(GdCtx *cx, JObj *obj, const char *key)
 {
 	JObj	   *v = gd_get(obj, key);
 
@@ -300,10 +315,10 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 	JObj	   *last_query_att = NULL;
 
 	memset(out, 0, sizeof(*out));
-	out->message_id = gd_get_string(cx, m, "message_id");
+	out->message_id = gd_get_id(cx, m, "message_id");
 	if (out->message_id == NULL)
-		out->message_id = gd_get_string(cx, m, "id");
-	out->conversation_id = gd_get_string(cx, m, "conversation_id");
+		out->message_id = gd_get_id(cx, m, "id");
+	out->conversation_id = gd_get_id(cx, m, "conversation_id");
 	out->status = gd_get_string(cx, m, "status");
 
 	err = gd_get(m, "error");
@@ -387,10 +402,10 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 	{
 		JObj	   *meta;
 
-		out->attachment_id = gd_get_string(cx, last_query_att, "attachment_id");
+		out->attachment_id = gd_get_id(cx, last_query_att, "attachment_id");
 		if (out->attachment_id == NULL)
-			out->attachment_id = gd_get_string(cx, last_query, "id");
-		out->statement_id = gd_get_string(cx, last_query, "statement_id");
+			out->attachment_id = gd_get_id(cx, last_query, "id");
+		out->statement_id = gd_get_id(cx, last_query, "statement_id");
 		out->sql = gd_get_string(cx, last_query, "query");
 		out->description = gd_get_string(cx, last_query, "description");
 		out->title = gd_get_string(cx, last_query, "title");
@@ -408,7 +423,7 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 		JObj	   *qr = gd_get_object(cx, m, "query_result");
 
 		if (qr != NULL)
-			out->statement_id = gd_get_string(cx, qr, "statement_id");
+			out->statement_id = gd_get_id(cx, qr, "statement_id");
 	}
 }
 
@@ -445,8 +460,8 @@ gd_decode_start(const char *buf, size_t len, GdArena *arena,
 		return false;
 	if (gd_require_object(&cx, root, "start-conversation response"))
 	{
-		out->conversation_id = gd_get_string(&cx, root, "conversation_id");
-		out->message_id = gd_get_string(&cx, root, "message_id");
+		out->conversation_id = gd_get_id(&cx, root, "conversation_id");
+		out->message_id = gd_get_id(&cx, root, "message_id");
 		m = gd_get_object(&cx, root, "message");
 		if (m != NULL)
 			gd_message_from(&cx, m, &out->message);
@@ -461,9 +476,9 @@ gd_decode_start(const char *buf, size_t len, GdArena *arena,
 
 			if (c != NULL)
 			{
-				out->conversation_id = gd_get_string(&cx, c, "conversation_id");
+				out->conversation_id = gd_get_id(&cx, c, "conversation_id");
 				if (out->conversation_id == NULL)
-					out->conversation_id = gd_get_string(&cx, c, "id");
+					out->conversation_id = gd_get_id(&cx, c, "id");
 			}
 			if (out->conversation_id == NULL)
 				out->conversation_id = out->message.conversation_id;
@@ -685,7 +700,7 @@ gd_decode_statement(const char *buf, size_t len, GdArena *arena,
 	if (!gd_require_object(&cx, st, "statement_response"))
 		goto done;
 
-	out->statement_id = gd_get_string(&cx, st, "statement_id");
+	out->statement_id = gd_get_id(&cx, st, "statement_id");
 	status = gd_get_object(&cx, st, "status");
 	if (status != NULL)
 	{
@@ -836,7 +851,7 @@ gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
 					gd_fail(&cx, GD_SHAPE, "a space is not an object");
 					break;
 				}
-				out->spaces[i].space_id = gd_get_string(&cx, s, "space_id");
+				out->spaces[i].space_id = gd_get_id(&cx, s, "space_id");
 				out->spaces[i].title = gd_get_string(&cx, s, "title");
 				out->spaces[i].description = gd_get_string(&cx, s, "description");
 				out->nspaces++;

@@ -355,7 +355,7 @@ def now_ms(t=None):
 
 class Statement:
     def __init__(self, result, cap, chunk_rows, disposition="INLINE", message=None,
-                 ready_at=None, query=None):
+                 ready_at=None):
         self.id = str(uuid.uuid4())
         self.result = result
         self.cap = cap                      # int > 0 or None
@@ -366,7 +366,6 @@ class Statement:
         self.ready_at = ready_at            # downloads: SUCCEEDED after this time
         self.canceled = False
         self.sse_key = secrets.token_hex(16)
-        self.query = query
         self._bytes = {}
         self._lock = threading.Lock()
 
@@ -768,7 +767,7 @@ class Emulator:
         plan, secs = self.plan_for(content)
         m = Message(conv, content, plan, secs)
         for q in m.queries:
-            st = Statement(q["result"], q["cap"], q["chunk_rows"], message=m, query=q["sql"])
+            st = Statement(q["result"], q["cap"], q["chunk_rows"], message=m)
             q["statement"] = st
             with self.lock:
                 self.statements[st.id] = st
@@ -976,7 +975,7 @@ class Emulator:
             raise ApiError(404, "Message %s has no query attachment." % msg.id)
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
-        st = Statement(q["result"], self.config["row_cap"] or None, self.config["chunk_rows"], query=q["sql"])
+        st = Statement(q["result"], self.config["row_cap"] or None, self.config["chunk_rows"])
         with self.lock:
             self.statements[st.id] = st
         return Response(200, {"statement_response": self.statement_json(st, req.base)})
@@ -987,7 +986,7 @@ class Emulator:
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
         st = Statement(q["result"], None, self.config["chunk_rows"], disposition="EXTERNAL_LINKS",
-                       ready_at=time.time() + self.config["download_seconds"], query=q["sql"])
+                       ready_at=time.time() + self.config["download_seconds"])
         did = new_id()
         sig = "eyJhbGciOiJIUzI1NiJ9." + base64.urlsafe_b64encode(json.dumps({"download_id": did}).encode()).decode().rstrip("=") \
               + "." + hmac.new(self.link_secret, did.encode(), hashlib.sha256).hexdigest()

@@ -109,3 +109,43 @@ genie_start_cluster() {
 	export PGHOST=$GENIE_TMP/sock PGPORT PGUSER=postgres PGDATABASE=postgres
 	say "PostgreSQL $PG_MAJOR at $PGHOST port $PGPORT"
 }
+
+# genie_setup_sql: extension, server "genie" on the emulator, user mapping
+# and foreign table "q" in the current database.  Extra server options may
+# be given as one string, e.g. "poll_interval '0.05'".
+genie_setup_sql() {
+	local extra=${1:-}
+	psql -X -q -v ON_ERROR_STOP=1 -v url="$GENIE_EMULATOR_URL" -v token="$GENIE_TOKEN" <<SQL
+CREATE EXTENSION IF NOT EXISTS genie_fdw;
+CREATE SERVER genie FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host :'url', space_id '01f0000000000000000000000000000a',
+           poll_interval '0.05', max_poll_interval '0.2', initial_backoff '0.05', max_backoff '0.2'
+           ${extra:+, $extra});
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie OPTIONS (token :'token');
+CREATE FOREIGN TABLE q (question text, "ProductName" text, "TotalValue" numeric) SERVER genie;
+SQL
+}
+
+emuctl() {
+	python3 "$GENIE_ROOT/test/emuctl.py" "$@"
+}
+
+# check NAME CONDITION...: report one assertion of an integration test
+check_failures=0
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok - $name"
+	else
+		echo "not ok - $name"
+		check_failures=$((check_failures + 1))
+	fi
+}
+
+check_done() {
+	if [ "$check_failures" -ne 0 ]; then
+		echo "$check_failures check(s) failed"
+		return 1
+	fi
+}

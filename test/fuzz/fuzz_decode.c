@@ -1,0 +1,622 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_decode.c
+ *		  libFuzzer target over the JSON response decoders (genie_decode.c).
+ *
+ * Input layout:
+ *
+ *	byte 0	selector.  Low nibble: 0 start, 1 message, 2 statement, 3 chunk,
+ *			4 rows, 5 spaces, 6 api_error, 7 token, 8 encode_question round
+ *			trip, 9..15 the same as 1..7.  Bit 0x40 set: "failing arena"
+ *			mode, and byte 1 is N, the number of allocations the arena grants
+ *			before it refuses every later one.  The ASCII digits '0'..'8'
+ *			therefore select a decoder in normal mode and 'p'..'x' select
+ *			one in failing mode, so the seed corpus stays readable.
+ *	rest	the response body handed to the decoder.
+ *
+ * Every arena allocation is a separate malloc of exactly the requested size
+ * (so ASan's redzones sit right after it), filled with junk, recorded in a
+ * list and freed after the input.  After a successful decode the harness
+ * reads every byte the result points at and checks the structural invariants
+ * documented in genie_decode.h; it also re-parses the body with json-c and
+ * compares the decoded rows, columns, links and spaces with the JSON tree.
+ * Any violation calls abort(), which libFuzzer reports as a crash.  With
+ * FUZZ_DECODE_VERBOSE set in the environment each input's outcome is printed.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  test/fuzz/fuzz_decode.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "genie_decode.h"
+
+typedef struct json_object JObj;
+
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) \
+		{ \
+			fprintf(stderr, "fuzz_decode: invariant violated at %s:%d: %s\n", \
+					__FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
+
+/* ---------------------------------------------------------------- arena */
+
+typedef struct FuzzArena
+{
+	void	  **ptrs;			/* every block handed out, freed at the end */
+	size_t		nptrs;
+	size_t		cap;
+	long		limit;			/* allocations granted; < 0 = unlimited */
+	long		ngranted;
+	long		nrefused;
+} FuzzArena;
+
+static void *
+fuzz_alloc(void *arg, size_t size)
+{
+	FuzzArena  *a = arg;
+	void	   *p;
+
+	CHECK(size > 0);			/* the decoders never ask for 0 bytes */
+	if (a->limit >= 0 && a->ngranted >= a->limit)
+	{
+		a->nrefused++;
+		return NULL;
+	}
+	if (a->nptrs == a->cap)
+	{
+		size_t		ncap = a->cap ? a->cap * 2 : 64;
+		void	  **n = realloc(a->ptrs, ncap * sizeof(void *));
+
+		if (n == NULL)
+			abort();
+		a->ptrs = n;
+		a->cap = ncap;
+	}
+	p = malloc(size);
+	if (p == NULL)
+		abort();
+	memset(p, 0xBE, size);		/* junk, so unset fields are not zero */
+	a->ptrs[a->nptrs++] = p;
+	a->ngranted++;
+	return p;
+}
+
+static void
+fuzz_arena_free(FuzzArena *a)
+{
+	size_t		i;
+
+	for (i = 0; i < a->nptrs; i++)
+		free(a->ptrs[i]);
+	free(a->ptrs);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---------------------------------------------------------- touch helpers */
+
+static volatile size_t fuzz_sink;
+
+/* Read every byte of a NUL-terminated string; NULL is fine. */
+static size_t
+touch_str(const char *s)
+{
+	size_t		l;
+	size_t		i;
+	unsigned	h = 0;
+
+	if (s == NULL)
+		return 0;
+	l = strlen(s);
+	for (i = 0; i < l; i++)
+		h = h * 31 + (unsigned char) s[i];
+	fuzz_sink += h;
+	return l;
+}
+
+/* Read len bytes plus the terminating NUL the decoders promise. */
+static void
+touch_bytes(const char *s, size_t len)
+{
+	size_t		i;
+	unsigned	h = 0;
+
+	for (i = 0; i < len; i++)
+		h = h * 31 + (unsigned char) s[i];
+	CHECK(s[len] == '\0');
+	fuzz_sink += h;
+}
+
+/* ------------------------------------------------------ json-c oracle */
+
+/* Parse exactly as genie_decode.c does; NULL unless the whole body is JSON. */
+static JObj *
+oracle_parse(const char *buf, size_t len)
+{
+	struct json_tokener *tok;
+	JObj	   *root;
+	size_t		end;
+
+	if (len == 0)
+		return NULL;
+	tok = json_tokener_new_ex(64);
+	if (tok == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+						   JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, buf, (int) len);
+	if (root != NULL && json_tokener_get_error(tok) != json_tokener_success)
+	{
+		json_object_put(root);
+		root = NULL;
+	}
+	for (end = json_tokener_get_parse_end(tok); root != NULL && end < len; end++)
+		if (buf[end] != ' ' && buf[end] != '\t' && buf[end] != '\n' && buf[end] != '\r')
+		{
+			json_object_put(root);
+			root = NULL;
+		}
+	json_tokener_free(tok);
+	return root;
+}
+
+/* Member of an object; NULL when absent, null, or obj is not an object. */
+static JObj *
+oget(JObj *obj, const char *key)
+{
+	JObj	   *v = NULL;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+/* The decoded rows must be the JSON array of arrays, value for value. */
+static void
+oracle_rows(JObj *rows, const GdChunk *c)
+{
+	size_t		nrows;
+	size_t		r;
+
+	CHECK(rows != NULL && json_object_is_type(rows, json_type_array));
+	nrows = json_object_array_length(rows);
+	CHECK(c->nrows == (int64_t) nrows);
+	for (r = 0; r < nrows; r++)
+	{
+		JObj	   *row = json_object_array_get_idx(rows, r);
+		size_t		ncols;
+		size_t		i;
+
+		CHECK(row != NULL && json_object_is_type(row, json_type_array));
+		ncols = json_object_array_length(row);
+		CHECK(c->row_start[r + 1] - c->row_start[r] == (int64_t) ncols);
+		for (i = 0; i < ncols; i++)
+		{
+			JObj	   *v = json_object_array_get_idx(row, i);
+			int64_t		k = c->row_start[r] + (int64_t) i;
+			const char *want;
+			size_t		wlen;
+
+			if (v == NULL)
+			{
+				CHECK(c->values[k] == NULL);
+				continue;
+			}
+			CHECK(!json_object_is_type(v, json_type_array) &&
+				  !json_object_is_type(v, json_type_object));
+			if (json_object_is_type(v, json_type_string))
+			{
+				want = json_object_get_string(v);
+				wlen = (size_t) json_object_get_string_len(v);
+			}
+			else
+			{
+				want = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+				wlen = strlen(want);
+			}
+			CHECK(c->values[k] != NULL);
+			CHECK(c->lens[k] == wlen);
+			CHECK(memcmp(c->values[k], want, wlen) == 0);
+		}
+	}
+}
+
+/* ----------------------------------------------------------- walkers */
+
+static void
+walk_message(const GdMessage *m)
+{
+	touch_str(m->message_id);
+	touch_str(m->conversation_id);
+	touch_str(m->status);
+	touch_str(m->error);
+	touch_str(m->error_type);
+	touch_str(m->attachment_id);
+	touch_str(m->statement_id);
+	touch_str(m->sql);
+	touch_str(m->description);
+	touch_str(m->title);
+	touch_str(m->text);
+	(void) gd_status_is_terminal(m->status);
+
+	CHECK(m->n_query_attachments >= 0);
+	CHECK(m->n_text_attachments >= 0);
+	/* text is present exactly when some text attachment had content */
+	CHECK((m->n_text_attachments > 0) == (m->text != NULL));
+	/* query fields come only from a query attachment */
+	if (m->n_query_attachments == 0)
+		CHECK(m->attachment_id == NULL && m->sql == NULL &&
+			  m->description == NULL && m->title == NULL &&
+			  !m->has_row_count && !m->is_truncated);
+	if (!m->has_row_count)
+		CHECK(m->row_count == 0);
+}
+
+static void
+walk_chunk(const GdChunk *c, bool rows_expected)
+{
+	int64_t		r;
+	int64_t		total;
+	int			i;
+
+	touch_str(c->next_chunk_link);
+	CHECK(c->nrows >= 0);
+	if (rows_expected)
+		CHECK(c->row_start != NULL && c->values != NULL && c->lens != NULL);
+	if (c->row_start == NULL)
+	{
+		CHECK(c->nrows == 0 && c->values == NULL && c->lens == NULL);
+	}
+	else
+	{
+		CHECK(c->values != NULL && c->lens != NULL);
+		CHECK(c->row_start[0] == 0);
+		for (r = 0; r < c->nrows; r++)
+			CHECK(c->row_start[r] <= c->row_start[r + 1]);
+		total = c->row_start[c->nrows];
+		for (r = 0; r < total; r++)
+		{
+			if (c->values[r] == NULL)
+				CHECK(c->lens[r] == 0);
+			else
+				touch_bytes(c->values[r], c->lens[r]);
+		}
+	}
+	if (!c->has_next_index)
+		CHECK(c->next_chunk_index == 0);
+
+	CHECK(c->n_links >= 0);
+	CHECK(c->n_links == 0 || c->links != NULL);
+	for (i = 0; i < c->n_links; i++)
+	{
+		const GdLink *l = &c->links[i];
+		int			h;
+
+		CHECK(l->url != NULL);
+		touch_str(l->url);
+		touch_str(l->expiration);
+		CHECK(l->n_headers >= 0);
+		for (h = 0; h < l->n_headers; h++)
+		{
+			CHECK(l->header_names[h] != NULL && l->header_values[h] != NULL);
+			touch_str(l->header_names[h]);
+			touch_str(l->header_values[h]);
+		}
+		fuzz_sink += (size_t) l->chunk_index + (size_t) l->row_count;
+	}
+}
+
+/* Compare a decoded chunk with its ResultData object. */
+static void
+oracle_chunk(JObj *r, const GdChunk *c)
+{
+	JObj	   *rows = oget(r, "data_array");
+	JObj	   *links = oget(r, "external_links");
+	int			i;
+
+	if (rows != NULL)
+		oracle_rows(rows, c);
+	else
+		CHECK(c->row_start == NULL);
+	if (links != NULL)
+	{
+		CHECK(c->n_links == (int) json_object_array_length(links));
+		for (i = 0; i < c->n_links; i++)
+		{
+			JObj	   *hdrs = oget(json_object_array_get_idx(links, i), "http_headers");
+
+			CHECK(c->links[i].n_headers == (hdrs ? json_object_object_length(hdrs) : 0));
+		}
+	}
+	else
+		CHECK(c->n_links == 0);
+}
+
+static void
+walk_statement(const GdStatement *s, JObj *root)
+{
+	JObj	   *st;
+	JObj	   *cols;
+	int			i;
+
+	touch_str(s->statement_id);
+	touch_str(s->state);
+	touch_str(s->error_code);
+	touch_str(s->error_message);
+	touch_str(s->sql_state);
+	touch_str(s->format);
+	CHECK(s->state != NULL);
+	CHECK(s->ncolumns >= 0);
+	if (!s->has_manifest)
+		CHECK(s->ncolumns == 0 && s->format == NULL && !s->truncated);
+	CHECK(s->ncolumns == 0 || s->columns != NULL);
+	for (i = 0; i < s->ncolumns; i++)
+	{
+		CHECK(s->columns[i].position == i);
+		CHECK(s->columns[i].name != NULL);
+		touch_str(s->columns[i].name);
+		touch_str(s->columns[i].type_name);
+		touch_str(s->columns[i].type_text);
+	}
+	if (s->result.present)
+		walk_chunk(&s->result, false);
+	else
+		CHECK(s->result.row_start == NULL && s->result.n_links == 0);
+
+	/* the oracle: bare or wrapped statement, as the decoder reads it */
+	CHECK(root != NULL);
+	st = oget(root, "statement_response");
+	if (st == NULL)
+		st = root;
+	cols = oget(oget(oget(st, "manifest"), "schema"), "columns");
+	CHECK(s->ncolumns == (cols ? (int) json_object_array_length(cols) : 0));
+	CHECK(s->has_manifest == (oget(st, "manifest") != NULL));
+	CHECK(s->result.present == (oget(st, "result") != NULL));
+	if (s->result.present)
+		oracle_chunk(oget(st, "result"), &s->result);
+}
+
+/* ------------------------------------------------------------ driver */
+
+/* encode_question must round-trip through json-c. */
+static void
+fuzz_encode(const uint8_t *data, size_t size, GdArena *arena, FuzzArena *fa)
+{
+	char	   *q = malloc(size + 1);
+	char	   *enc;
+	JObj	   *obj;
+	JObj	   *content;
+
+	if (q == NULL)
+		abort();
+	memcpy(q, data, size);
+	q[size] = '\0';
+	enc = gd_encode_question(q, arena);
+	if (enc == NULL)
+	{
+		CHECK(fa->nrefused > 0);
+		free(q);
+		return;
+	}
+	touch_str(enc);
+	obj = json_tokener_parse(enc);
+	CHECK(obj != NULL && json_object_is_type(obj, json_type_object));
+	CHECK(json_object_object_length(obj) == 1);
+	content = oget(obj, "content");
+	CHECK(content != NULL && json_object_is_type(content, json_type_string));
+	CHECK((size_t) json_object_get_string_len(content) == strlen(q));
+	CHECK(memcmp(json_object_get_string(content), q, strlen(q)) == 0);
+	json_object_put(obj);
+	free(q);
+}
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	FuzzArena	fa;
+	GdArena		arena;
+	GdError		err;
+	unsigned	which;
+	const char *buf;
+	size_t		len;
+	bool		ok;
+	bool		has_err = true;
+	JObj	   *root = NULL;
+
+	if (size < 1)
+		return 0;
+	memset(&fa, 0, sizeof(fa));
+	fa.limit = -1;
+	which = data[0] & 0x0f;
+	if (which > 8)
+		which -= 8;
+	data++;
+	size--;
+	if (data[-1] & 0x40)
+	{
+		if (size < 1)
+			return 0;
+		fa.limit = data[0];
+		data++;
+		size--;
+	}
+	buf = (const char *) data;
+	len = size;
+	arena.alloc = fuzz_alloc;
+	arena.arg = &fa;
+	memset(&err, 0x5A, sizeof(err));	/* the decoder must overwrite it */
+
+	switch (which)
+	{
+		case 0:
+			{
+				GdStart		out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_start(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					CHECK(out.conversation_id != NULL && out.message_id != NULL);
+					touch_str(out.conversation_id);
+					touch_str(out.message_id);
+					walk_message(&out.message);
+				}
+				break;
+			}
+		case 1:
+			{
+				GdMessage	out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_message(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					CHECK(out.status != NULL);
+					walk_message(&out);
+				}
+				break;
+			}
+		case 2:
+			{
+				GdStatement out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_statement(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					root = oracle_parse(buf, len);
+					walk_statement(&out, root);
+				}
+				break;
+			}
+		case 3:
+			{
+				GdChunk		out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_chunk(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					CHECK(out.present);
+					walk_chunk(&out, false);
+					root = oracle_parse(buf, len);
+					CHECK(root != NULL);
+					oracle_chunk(root, &out);
+				}
+				break;
+			}
+		case 4:
+			{
+				GdChunk		out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_rows(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					CHECK(out.present && out.n_links == 0);
+					walk_chunk(&out, true);
+					root = oracle_parse(buf, len);
+					CHECK(root != NULL);
+					oracle_rows(root, &out);
+				}
+				break;
+			}
+		case 5:
+			{
+				GdSpaceList out;
+				int			i;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_spaces(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					JObj	   *spaces;
+
+					CHECK(out.nspaces >= 0);
+					CHECK(out.nspaces == 0 || out.spaces != NULL);
+					for (i = 0; i < out.nspaces; i++)
+					{
+						touch_str(out.spaces[i].space_id);
+						touch_str(out.spaces[i].title);
+						touch_str(out.spaces[i].description);
+					}
+					touch_str(out.next_page_token);
+					root = oracle_parse(buf, len);
+					spaces = oget(root, "spaces");
+					CHECK(out.nspaces == (spaces ? (int) json_object_array_length(spaces) : 0));
+				}
+				break;
+			}
+		case 6:
+			{
+				GdApiError	out;
+
+				memset(&out, 0xA5, sizeof(out));
+				has_err = false;
+				ok = gd_decode_api_error(buf, len, &arena, &out);
+				if (ok)
+				{
+					CHECK(out.error_code != NULL || out.message != NULL);
+					touch_str(out.error_code);
+					touch_str(out.message);
+				}
+				break;
+			}
+		case 7:
+			{
+				GdToken		out;
+
+				memset(&out, 0xA5, sizeof(out));
+				ok = gd_decode_token(buf, len, &arena, &out, &err);
+				if (ok)
+				{
+					CHECK(out.access_token != NULL);
+					touch_str(out.access_token);
+					fuzz_sink += (size_t) out.expires_in;
+				}
+				break;
+			}
+		default:
+			fuzz_encode(data, size, &arena, &fa);
+			fuzz_arena_free(&fa);
+			return 0;
+	}
+
+	if (getenv("FUZZ_DECODE_VERBOSE") != NULL)
+		fprintf(stderr, "fuzz_decode: decoder %u, arena limit %ld: %s%s%s\n",
+				which, fa.limit, ok ? "ok" : "failed",
+				ok || !has_err ? "" : ": ", ok || !has_err ? "" : err.message);
+
+	/* an allocation the arena refused must fail the decode with GD_NOMEM */
+	if (fa.nrefused > 0)
+		CHECK(!ok);
+	if (!ok && has_err)
+	{
+		CHECK(err.status == GD_SYNTAX || err.status == GD_SHAPE || err.status == GD_NOMEM);
+		CHECK(memchr(err.message, '\0', sizeof(err.message)) != NULL);
+		CHECK(strchr(err.message, '\n') == NULL);
+		CHECK(err.message[0] != '\0');
+		CHECK((err.status == GD_NOMEM) == (fa.nrefused > 0));
+	}
+
+	if (root != NULL)
+		json_object_put(root);
+	fuzz_arena_free(&fa);
+	return 0;
+}
