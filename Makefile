@@ -13,7 +13,7 @@ EXTENSION = genie_fdw
 DATA = sql/genie_fdw--1.0.sql
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
-REGRESS = options basic types errors hostile explain
+REGRESS = options basic types errors hostile oauth explain
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config

@@ -51,11 +51,12 @@ typedef struct OAuthCache
 {
 	char	   *host;
 	char	   *client_id;
+	char	   *client_secret;
 	char	   *access_token;
 	TimestampTz expires;
 } OAuthCache;
 
-static OAuthCache oauth_cache = {NULL, NULL, NULL, 0};
+static OAuthCache oauth_cache = {NULL, NULL, NULL, NULL, 0};
 
 /* Error context while asking: which space / conversation / message. */
 typedef struct AskContext
@@ -369,6 +370,7 @@ oauth_token(const GenieOptions *opts, bool force)
 	if (!force && oauth_cache.access_token &&
 		strcmp(oauth_cache.host, opts->host) == 0 &&
 		strcmp(oauth_cache.client_id, opts->client_id) == 0 &&
+		strcmp(oauth_cache.client_secret, opts->client_secret) == 0 &&
 		GetCurrentTimestamp() < oauth_cache.expires)
 		return oauth_cache.access_token;
 
@@ -402,15 +404,18 @@ oauth_token(const GenieOptions *opts, bool force)
 		pfree(oauth_cache.access_token);
 		pfree(oauth_cache.host);
 		pfree(oauth_cache.client_id);
+		memset(oauth_cache.client_secret, 0, strlen(oauth_cache.client_secret));
+		pfree(oauth_cache.client_secret);
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	oauth_cache.access_token = pstrdup(tok.access_token);
 	oauth_cache.host = pstrdup(opts->host);
 	oauth_cache.client_id = pstrdup(opts->client_id);
+	oauth_cache.client_secret = pstrdup(opts->client_secret);
 	MemoryContextSwitchTo(old);
-	/* renew a minute early (or at half-life for short-lived tokens) */
+	/* renew a minute early, or at half-life for short-lived tokens */
 	oauth_cache.expires = GetCurrentTimestamp() +
-		(TimestampTz) (Min(tok.expires_in - 60, tok.expires_in / 2) * USECS_PER_SEC);
+		(TimestampTz) (Max(tok.expires_in - 60, tok.expires_in / 2) * USECS_PER_SEC);
 	memset(tok.access_token, 0, strlen(tok.access_token));
 	return oauth_cache.access_token;
 }
