@@ -30,15 +30,27 @@ suite() {
 
 genie_tmpdir
 
+# The pg_regress suite, with the server logging at debug level; afterwards
+# neither the server log nor any test output may contain the token or the
+# service principal's secret.
 regress() {
 	genie_start_emulator --answer-seconds 0.3 --questions-per-minute 0 --chunk-rows 1000
-	genie_start_cluster
+	genie_start_cluster log_min_messages=debug1 log_error_verbosity=verbose
 	cd "$GENIE_ROOT"
 	local rc=0
 	make -s PG_CONFIG="$PG_BIN/pg_config" installcheck || rc=$?
 	if [ $rc -ne 0 ] && [ -f regression.diffs ]; then
 		cat regression.diffs
 	fi
+	local secret leaked=0
+	for secret in "$GENIE_TOKEN" emulator-secret not-the-secret; do
+		if grep -rlF -- "$secret" "$GENIE_TMP/sock/postgres.log" results/ regression.out; then
+			echo "a secret appears in the files above"
+			leaked=1
+		fi
+	done
+	echo "server log lines checked for secrets: $(wc -l <"$GENIE_TMP/sock/postgres.log")"
+	[ $leaked -eq 0 ] || rc=1
 	return $rc
 }
 

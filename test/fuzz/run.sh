@@ -138,6 +138,12 @@ cat >"$work/genie.dict" <<'EOF'
 "-0.0"
 "\"COMPLETED\""
 "\"SUCCEEDED\""
+"\"truncated\":\"true\""
+"\"is_truncated\":1"
+"\"attachments\":[null,1,"
+"\"columns\":[[],"
+"{\"text\":{\"content\":\"x\"}}"
+"{\"query\":{\"statement_id\":\"s\"}}"
 EOF
 
 mkdir "$work/corpus"
@@ -176,7 +182,11 @@ corp=$(printf '%s\n' "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
 
 if [ $bad -ne 0 ]; then
 	# show the report, keep the crash files
-	grep -vE '^#[0-9]+' "$log" | tail -n 80 >&2
+	if grep -qE 'ERROR:|runtime error:|invariant violated' "$log"; then
+		sed -n '/ERROR:\|runtime error:\|invariant violated/,$p' "$log" | head -n 80 >&2
+	else
+		tail -n 40 "$log" >&2
+	fi
 	echo "fuzz: FAILED (exit $rc) after ${runs:-?} runs; artifacts in $artifacts;" \
 		"reproduce with: test/fuzz/run.sh $artifacts/<file>"
 	exit 1
