@@ -35,6 +35,7 @@
 #include "utils/wait_event.h"
 
 #include "genie_fdw.h"
+#include "limiter.h"
 
 /* Growth of the wait between two polls of a message. */
 #define POLL_GROWTH 1.5
@@ -453,15 +454,30 @@ genie_request(const GenieOptions *opts, const char *method, const char *url,
 		double		wait;
 
 		req.bearer = opts->client_id ? oauth_token(opts, false) : opts->token;
+		/* every attempt to ask takes a slot of the workspace's quota */
+		if (kind == REQ_QUESTION)
+			genie_limiter_acquire(opts);
 		http_perform(&req, resp);
 		if (stats)
 		{
 			stats->requests++;
 			stats->bytes += resp->len;
 		}
+		genie_stats_add(opts, GSTAT_BYTES, (int64) resp->len);
+		if (kind == REQ_QUESTION && resp->outcome == HTTP_NOT_CONNECTED)
+			genie_limiter_return_slot(opts);
+		if (resp->outcome == HTTP_DONE && resp->status == 429)
+		{
+			genie_stats_add(opts, GSTAT_429, 1);
+			genie_limiter_report_429(opts, resp->retry_after);
+		}
 
 		if (resp->outcome == HTTP_DONE && resp->status >= 200 && resp->status < 300)
+		{
+			if (kind == REQ_QUESTION)
+				genie_stats_add(opts, GSTAT_QUESTIONS, 1);
 			return;
+		}
 
 		if (resp->outcome == HTTP_DONE && resp->status == 401 && opts->client_id && !refreshed)
 		{
@@ -510,6 +526,7 @@ genie_request(const GenieOptions *opts, const char *method, const char *url,
 		retries++;
 		if (stats)
 			stats->retries++;
+		genie_stats_add(opts, GSTAT_RETRIES, 1);
 	}
 }
 
@@ -644,6 +661,7 @@ genie_ask(const GenieOptions *opts, const char *question,
 			get_message(opts, answer->conversation_id, answer->message_id, msg, stats);
 			if (stats)
 				stats->polls++;
+			genie_stats_add(opts, GSTAT_POLLS, 1);
 			ac.status = msg->status;
 			if (genie_progress && msg->status &&
 				(last_status == NULL || strcmp(last_status, msg->status) != 0))

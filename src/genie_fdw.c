@@ -43,6 +43,7 @@
 #include "utils/rel.h"
 
 #include "genie_fdw.h"
+#include "limiter.h"
 
 PG_MODULE_MAGIC;
 
@@ -127,6 +128,8 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	genie_limiter_init();
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("genie_fdw");
 #else
@@ -475,6 +478,8 @@ next_chunk(GenieScanState *gs)
 	GdChunk		cursor;
 	GdChunk    *next;
 	bool		more;
+
+	genie_stats_add(gs->opts, GSTAT_ROWS, gs->chunk->nrows);
 
 	/* what we need of the current chunk, before its memory goes */
 	memset(&cursor, 0, sizeof(cursor));

@@ -47,6 +47,7 @@
 /* Everything a scan needs to talk to one Genie space. */
 typedef struct GenieOptions
 {
+	Oid			serverid;
 	char	   *server_name;	/* for messages */
 	char	   *host;			/* scheme://host[:port], no trailing slash */
 	char	   *space_id;
@@ -65,6 +66,7 @@ typedef struct GenieOptions
 	double		connect_timeout;
 	double		request_timeout;
 	int64		max_response_size;	/* bytes */
+	double		questions_per_minute;	/* 0: the GUC's value */
 } GenieOptions;
 
 /* What a foreign-table column holds (column option "genie"). */

@@ -71,6 +71,7 @@ static const GenieOpt genie_opts[] = {
 	{"connect_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 3600},
 	{"request_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
 	{"max_response_size", ForeignServerRelationId, OPT_SIZE, 1024, 1073741823},
+	{"questions_per_minute", ForeignServerRelationId, OPT_FACTOR, 0.1, 100000},
 
 	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
@@ -431,6 +432,8 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->connect_timeout = option_real(def, o);
 	else if (strcmp(n, "request_timeout") == 0)
 		opts->request_timeout = option_real(def, o);
+	else if (strcmp(n, "questions_per_minute") == 0)
+		opts->questions_per_minute = option_real(def, o);
 }
 
 static void
@@ -453,6 +456,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	UserMapping *um;
 	GenieOptions *opts = palloc0(sizeof(GenieOptions));
 
+	opts->serverid = serverid;
 	opts->server_name = pstrdup(server->servername);
 	opts->max_retries = DEFAULT_MAX_RETRIES;
 	opts->initial_backoff = DEFAULT_INITIAL_BACKOFF;

@@ -35,7 +35,15 @@ if ! pkg-config --exists json-c; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/genie-fuzz.XXXXXX")
-cleanup() { rm -rf "$work"; }
+artifacts=
+own_artifacts=0
+cleanup() {
+	rm -rf "$work"
+	# an artifact directory of our own is kept only when it holds something
+	if [ "$own_artifacts" = 1 ]; then
+		rmdir "$artifacts" 2>/dev/null || true
+	fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -190,8 +198,5 @@ if [ $bad -ne 0 ]; then
 	echo "fuzz: FAILED (exit $rc) after ${runs:-?} runs; artifacts in $artifacts;" \
 		"reproduce with: test/fuzz/run.sh $artifacts/<file>"
 	exit 1
-fi
-if [ "$own_artifacts" = 1 ]; then
-	rmdir "$artifacts" 2>/dev/null || true
 fi
 echo "fuzz: OK: ${runs:-?} runs in ${secs}s, cov ${cov:-?} edges, ft ${ft:-?}, corpus ${corp:-?} inputs, no crash/leak/UB"
