@@ -34,3 +34,7 @@ include $(PGXS)
 # LLVM bitcode needs clang of the server's version; the FDW gains nothing
 # from JIT inlining.
 override with_llvm := no
+
+# PGXS tracks no header dependencies unless PostgreSQL was configured with
+# --enable-depend: every object depends on the project's headers.
+$(OBJS): $(wildcard src/*.h)
