@@ -137,7 +137,15 @@ typedef struct HttpResponse
 	bool		tls_error;
 } HttpResponse;
 
+typedef struct HttpCall HttpCall;
+
 extern void http_perform(const HttpRequest *req, HttpResponse *resp);
+extern HttpCall *http_start(const HttpRequest *req, HttpResponse *resp);
+extern bool http_wait_any(long timeout_ms);
+extern bool http_done(const HttpCall *call);
+extern void http_finish(HttpCall *call);
+extern void http_cancel(HttpCall *call);
+extern void http_progress(void);
 extern void http_reset_connections(void);
 
 /* ----------

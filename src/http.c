@@ -3,16 +3,18 @@
  * http.c
  *		  HTTP transport for genie_fdw, on libcurl.
  *
- * Owns the backend's one curl easy handle and the multi handle that drives
- * it (so that connections are kept alive across requests and across
- * queries), request set-up (headers, credentials, timeouts, TLS), the
- * response buffer and its size limit, and interrupt handling: the transfer
- * is driven by curl_multi_poll in slices of at most 100 ms with
+ * Owns the backend's curl multi handle (so that connections are kept alive
+ * across requests and queries), a small pool of easy handles, asynchronous
+ * calls (http_start / http_wait_any / http_finish) that let several requests
+ * run at once without threads, and the synchronous http_perform built on
+ * them.  Also request set-up (headers, credentials, timeouts, TLS), the
+ * response buffer and its size limit, and interrupt handling: transfers are
+ * driven by curl_multi_poll in slices of at most 100 ms with
  * CHECK_FOR_INTERRUPTS between them, and curl's progress callback aborts a
- * transfer as soon as an interrupt is pending, so query cancel and
+ * transfer as soon as a cancel is pending, so query cancel and
  * statement_timeout stop any request promptly and PostgreSQL reports the
- * cancel itself.  Every curl resource a request takes (header list, the
- * handle's membership in the multi handle) is released in PG_FINALLY.
+ * cancel itself.  Calls still open when a (sub)transaction aborts are
+ * released by a transaction callback, so no curl resource outlives an error.
  *
  * The transport never decides whether to retry: it classifies the outcome
  * (HttpOutcome) and genie_api.c applies the retry policy.
@@ -28,9 +30,14 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
+#include "lib/ilist.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include "genie_fdw.h"
 
@@ -39,8 +46,12 @@
 /* Longest slice of waiting inside curl before interrupts are checked. */
 #define HTTP_POLL_SLICE_MS 100
 
-static CURL *genie_curl = NULL;
 static CURLM *genie_multi = NULL;
+
+/* Easy handles kept for reuse (their options are reset on each use). */
+#define HTTP_POOL_SIZE 16
+static CURL *handle_pool[HTTP_POOL_SIZE];
+static int	handle_pool_len = 0;
 
 /* State shared with curl's callbacks during one request. */
 typedef struct HttpTransfer
@@ -53,44 +64,140 @@ typedef struct HttpTransfer
 	bool		nomem;
 } HttpTransfer;
 
+/* One request in flight. */
+struct HttpCall
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	HttpTransfer tr;
+	char		errbuf[CURL_ERROR_SIZE];
+	bool		done;
+	CURLcode	rc;
+	SubTransactionId subxid;
+	dlist_node	node;			/* in active_calls */
+};
+
+/* Calls started and not yet finished or cancelled (in TopMemoryContext). */
+static dlist_head active_calls = DLIST_STATIC_INIT(active_calls);
+
+static void http_xact_callback(XactEvent event, void *arg);
+static void http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
+
 static void
 http_init(void)
 {
-	if (genie_curl != NULL)
+	static bool callbacks_registered = false;
+
+	if (genie_multi != NULL)
 		return;
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libcurl")));
 	genie_multi = curl_multi_init();
-	genie_curl = curl_easy_init();
-	if (genie_multi == NULL || genie_curl == NULL)
-	{
-		if (genie_curl)
-			curl_easy_cleanup(genie_curl);
-		if (genie_multi)
-			curl_multi_cleanup(genie_multi);
-		genie_curl = NULL;
-		genie_multi = NULL;
+	if (genie_multi == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(http_xact_callback, NULL);
+		RegisterSubXactCallback(http_subxact_callback, NULL);
+		callbacks_registered = true;
 	}
+}
+
+static CURL *
+handle_get(void)
+{
+	CURL	   *h;
+
+	if (handle_pool_len > 0)
+		return handle_pool[--handle_pool_len];
+	h = curl_easy_init();
+	if (h == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	return h;
+}
+
+static void
+handle_put(CURL *h)
+{
+	if (handle_pool_len < HTTP_POOL_SIZE)
+		handle_pool[handle_pool_len++] = h;
+	else
+		curl_easy_cleanup(h);
+}
+
+/*
+ * call_release
+ *		Take a call out of the multi handle and free its curl resources.
+ *		Never raises an error (it runs in abort callbacks).
+ */
+static void
+call_release(HttpCall *call)
+{
+	dlist_delete(&call->node);
+	if (genie_multi)
+		curl_multi_remove_handle(genie_multi, call->easy);
+	/* the handle must not keep pointers to what is freed here */
+	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
+	curl_slist_free_all(call->headers);
+	handle_put(call->easy);
+	pfree(call);
+}
+
+/* Release every call of the aborted (sub)transaction. */
+static void
+release_calls(bool all, SubTransactionId subxid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &active_calls)
+	{
+		HttpCall   *call = dlist_container(HttpCall, node, iter.cur);
+
+		if (all || call->subxid == subxid)
+			call_release(call);
+	}
+}
+
+static void
+http_xact_callback(XactEvent event, void *arg)
+{
+	/* at the end of a transaction no call may remain open */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		release_calls(true, InvalidSubTransactionId);
+}
+
+static void
+http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		release_calls(false, mySubid);
 }
 
 /*
  * http_reset_connections
- *		Drop every kept-alive connection (after a failed request the
- *		connection's state is unknown).
+ *		Drop every kept-alive connection.
  */
 void
 http_reset_connections(void)
 {
-	if (genie_curl)
-		curl_easy_cleanup(genie_curl);
+	release_calls(true, InvalidSubTransactionId);
+	while (handle_pool_len > 0)
+		curl_easy_cleanup(handle_pool[--handle_pool_len]);
 	if (genie_multi)
 		curl_multi_cleanup(genie_multi);
-	genie_curl = NULL;
 	genie_multi = NULL;
 }
 
@@ -270,47 +377,32 @@ classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
 
 #define SETOPT(opt, val) \
 	do { \
-		if (curl_easy_setopt(genie_curl, (opt), (val)) != CURLE_OK) \
+		if (curl_easy_setopt(easy, (opt), (val)) != CURLE_OK) \
 			elog(ERROR, "could not set libcurl option %s", #opt); \
 	} while (0)
 
 /*
- * http_perform
- *		Run one request to completion, or until an interrupt.  The response
- *		body is allocated in CurrentMemoryContext.  Transport failures are
- *		reported in resp->outcome, not raised; interrupts are raised by
- *		CHECK_FOR_INTERRUPTS as PostgreSQL's own errors.
+ * setup_handle
+ *		Set every option of a request on an easy handle; returns the header
+ *		list, which the caller frees.
  */
-void
-http_perform(const HttpRequest *req, HttpResponse *resp)
+static struct curl_slist *
+setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 {
 	const GenieOptions *opts = req->opts;
 	struct curl_slist *volatile headers = NULL;
-	HttpTransfer tr;
-	char		errbuf[CURL_ERROR_SIZE];
-	volatile bool added = false;
-	volatile CURLcode rc = CURLE_OK;
 	int			i;
 
-	http_init();
-
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after = -1;
-	memset(&tr, 0, sizeof(tr));
-	tr.resp = resp;
-	tr.cxt = CurrentMemoryContext;
-	tr.max_size = opts ? (size_t) opts->max_response_size : (size_t) 128 * 1024 * 1024;
-	errbuf[0] = '\0';
-
-	curl_easy_reset(genie_curl);
+	curl_easy_reset(easy);
+	SETOPT(CURLOPT_PRIVATE, call);
 	SETOPT(CURLOPT_URL, req->url);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_USERAGENT, GENIE_USER_AGENT);
-	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(CURLOPT_ERRORBUFFER, call->errbuf);
 	SETOPT(CURLOPT_WRITEFUNCTION, http_write_cb);
-	SETOPT(CURLOPT_WRITEDATA, &tr);
+	SETOPT(CURLOPT_WRITEDATA, &call->tr);
 	SETOPT(CURLOPT_HEADERFUNCTION, http_header_cb);
-	SETOPT(CURLOPT_HEADERDATA, &tr);
+	SETOPT(CURLOPT_HEADERDATA, &call->tr);
 	SETOPT(CURLOPT_NOPROGRESS, 0L);
 	SETOPT(CURLOPT_XFERINFOFUNCTION, http_progress_cb);
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
@@ -378,70 +470,240 @@ http_perform(const HttpRequest *req, HttpResponse *resp)
 			SETOPT(CURLOPT_USERNAME, req->basic_user);
 			SETOPT(CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
 		}
+	}
+	PG_CATCH();
+	{
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(headers);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return headers;
+}
 
-		if (curl_multi_add_handle(genie_multi, genie_curl) != CURLM_OK)
-			elog(ERROR, "could not add a libcurl handle to its multi handle");
-		added = true;
+/*
+ * http_start
+ *		Start a request; it runs while http_wait_any (or any other call's
+ *		wait) drives the transfers.  resp is filled by http_finish; its body
+ *		is allocated in CurrentMemoryContext, which must live until then.
+ */
+HttpCall *
+http_start(const HttpRequest *req, HttpResponse *resp)
+{
+	HttpCall   *volatile call;
+	CURL	   *volatile easy;
 
-		for (;;)
+	http_init();
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+
+	call = MemoryContextAllocZero(TopMemoryContext, sizeof(HttpCall));
+	call->tr.resp = resp;
+	call->tr.cxt = CurrentMemoryContext;
+	call->tr.max_size = req->opts ? (size_t) req->opts->max_response_size
+		: (size_t) 128 * 1024 * 1024;
+	call->subxid = GetCurrentSubTransactionId();
+
+	easy = handle_get();
+	PG_TRY();
+	{
+		call->headers = setup_handle(easy, req, call);
+	}
+	PG_CATCH();
+	{
+		handle_put(easy);
+		pfree(call);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	call->easy = easy;
+	dlist_push_tail(&active_calls, &call->node);
+
+	if (curl_multi_add_handle(genie_multi, easy) != CURLM_OK)
+	{
+		call_release(call);
+		elog(ERROR, "could not add a libcurl handle to its multi handle");
+	}
+	return call;
+}
+
+/* Run curl's state machines once and note finished calls. */
+static bool
+drive(void)
+{
+	int			running = 0;
+	CURLMcode	mc;
+	CURLMsg    *msg;
+	int			left;
+	bool		any = false;
+
+	mc = curl_multi_perform(genie_multi, &running);
+	if (mc != CURLM_OK)
+		elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
+	while ((msg = curl_multi_info_read(genie_multi, &left)) != NULL)
+	{
+		HttpCall   *call = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call);
+		if (call == NULL)
+			continue;
+		call->done = true;
+		call->rc = msg->data.result;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * http_progress
+ *		Let transfers in flight make progress without waiting.
+ */
+void
+http_progress(void)
+{
+	if (genie_multi != NULL && !dlist_is_empty(&active_calls))
+		(void) drive();
+}
+
+/*
+ * http_wait_any
+ *		Drive the transfers until one finishes or timeout_ms passes (at once
+ *		when some call has already finished).  Interrupts are checked every
+ *		100 ms at most.  With no call in flight this is a latch sleep.
+ *		Returns true when some call is done.
+ */
+bool
+http_wait_any(long timeout_ms)
+{
+	instr_time	start;
+	dlist_iter	iter;
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (;;)
+	{
+		instr_time	now;
+		long		left;
+		bool		pending = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (genie_multi != NULL && !dlist_is_empty(&active_calls))
 		{
-			int			running = 0;
-			CURLMcode	mc;
-			CURLMsg    *msg;
-			int			left;
+			(void) drive();
+			dlist_foreach(iter, &active_calls)
+			{
+				HttpCall   *call = dlist_container(HttpCall, node, iter.cur);
 
-			CHECK_FOR_INTERRUPTS();
-			mc = curl_multi_perform(genie_multi, &running);
-			if (mc != CURLM_OK)
-				elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
-			while ((msg = curl_multi_info_read(genie_multi, &left)) != NULL)
-				if (msg->msg == CURLMSG_DONE && msg->easy_handle == genie_curl)
-					rc = msg->data.result;
-			if (running == 0)
-				break;
-			mc = curl_multi_poll(genie_multi, NULL, 0, HTTP_POLL_SLICE_MS, NULL);
+				if (call->done)
+					return true;
+				pending = true;
+			}
+		}
+
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		left = timeout_ms - (long) INSTR_TIME_GET_MILLISEC(now);
+		if (left <= 0)
+			return false;
+		left = Min(left, HTTP_POLL_SLICE_MS);
+		if (pending)
+		{
+			CURLMcode	mc = curl_multi_poll(genie_multi, NULL, 0, (int) left, NULL);
+
 			if (mc != CURLM_OK)
 				elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
 		}
-		/* an interrupt may have aborted the transfer: report it as such */
-		CHECK_FOR_INTERRUPTS();
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 left, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
 	}
-	PG_FINALLY();
-	{
-		if (added)
-			curl_multi_remove_handle(genie_multi, genie_curl);
-		/* the handle must not keep pointers to what we free here */
-		curl_easy_setopt(genie_curl, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(genie_curl, CURLOPT_ERRORBUFFER, NULL);
-		curl_slist_free_all(headers);
-	}
-	PG_END_TRY();
+}
 
-	if (tr.nomem)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while receiving a response from Genie")));
+bool
+http_done(const HttpCall *call)
+{
+	return call->done;
+}
 
-	if (rc == CURLE_OK)
+/*
+ * http_finish
+ *		Classify a finished call's outcome into its response and release it.
+ */
+void
+http_finish(HttpCall *call)
+{
+	HttpResponse *resp = call->tr.resp;
+	bool		nomem = call->tr.nomem;
+
+	Assert(call->done);
+	if (call->rc == CURLE_OK)
 	{
 		long		status = 0;
 
-		curl_easy_getinfo(genie_curl, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 		resp->status = status;
 		resp->outcome = HTTP_DONE;
 	}
-	else if (tr.too_large)
+	else if (call->tr.too_large)
 	{
 		resp->outcome = HTTP_TOO_LARGE;
 		snprintf(resp->error, sizeof(resp->error),
-				 "response body is larger than max_response_size (%zu bytes)", tr.max_size);
+				 "response body is larger than max_response_size (%zu bytes)", call->tr.max_size);
 	}
 	else
-		classify_failure(rc, resp, errbuf);
+		classify_failure(call->rc, resp, call->errbuf);
 
 	if (resp->body == NULL)
 	{
-		resp->body = palloc(1);
+		resp->body = MemoryContextAlloc(call->tr.cxt, 1);
 		resp->body[0] = '\0';
 	}
+	call_release(call);
+
+	if (nomem)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while receiving a response from Genie")));
+}
+
+/*
+ * http_cancel
+ *		Abandon a call, finished or not.
+ */
+void
+http_cancel(HttpCall *call)
+{
+	call_release(call);
+}
+
+/*
+ * http_perform
+ *		Run one request to completion, or until an interrupt.  The response
+ *		body is allocated in CurrentMemoryContext.  Transport failures are
+ *		reported in resp->outcome, not raised; interrupts are raised by
+ *		CHECK_FOR_INTERRUPTS as PostgreSQL's own errors.
+ */
+void
+http_perform(const HttpRequest *req, HttpResponse *resp)
+{
+	HttpCall   *volatile call = http_start(req, resp);
+
+	PG_TRY();
+	{
+		while (!call->done)
+			(void) http_wait_any(HTTP_POLL_SLICE_MS);
+		/* an interrupt may have aborted the transfer: report it as such */
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_CATCH();
+	{
+		http_cancel(call);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	http_finish(call);
 }

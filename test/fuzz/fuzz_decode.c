@@ -20,8 +20,11 @@
  * reads every byte the result points at and checks the structural invariants
  * documented in genie_decode.h; it also re-parses the body with json-c and
  * compares the decoded rows, columns, links and spaces with the JSON tree.
- * Any violation calls abort(), which libFuzzer reports as a crash.  With
- * FUZZ_DECODE_VERBOSE set in the environment each input's outcome is printed.
+ * A decode that succeeds is then run again with the arena refusing one of
+ * the allocations it made, chosen from a hash of the input, and must fail
+ * with GD_NOMEM.  Any violation calls abort(), which libFuzzer reports as a
+ * crash.  With FUZZ_DECODE_VERBOSE set in the environment each decode's
+ * outcome is printed.
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -392,8 +395,8 @@ walk_statement(const GdStatement *s, JObj *root)
 
 /* ------------------------------------------------------------ driver */
 
-/* encode_question must round-trip through json-c. */
-static void
+/* encode_question must round-trip through json-c; false when out of memory. */
+static bool
 fuzz_encode(const uint8_t *data, size_t size, GdArena *arena, FuzzArena *fa)
 {
 	char	   *q = malloc(size + 1);
@@ -410,7 +413,7 @@ fuzz_encode(const uint8_t *data, size_t size, GdArena *arena, FuzzArena *fa)
 	{
 		CHECK(fa->nrefused > 0);
 		free(q);
-		return;
+		return false;
 	}
 	touch_str(enc);
 	obj = json_tokener_parse(enc);
@@ -422,42 +425,26 @@ fuzz_encode(const uint8_t *data, size_t size, GdArena *arena, FuzzArena *fa)
 	CHECK(memcmp(json_object_get_string(content), q, strlen(q)) == 0);
 	json_object_put(obj);
 	free(q);
+	return true;
 }
 
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * Decode one body with decoder "which" and an arena that grants "limit"
+ * allocations (< 0: unlimited), then check the result.  Returns whether the
+ * decode succeeded; *granted is the number of allocations it was given.
+ */
+static bool
+fuzz_one(unsigned which, const char *buf, size_t len, long limit, long *granted)
 {
 	FuzzArena	fa;
 	GdArena		arena;
 	GdError		err;
-	unsigned	which;
-	const char *buf;
-	size_t		len;
 	bool		ok;
 	bool		has_err = true;
 	JObj	   *root = NULL;
 
-	if (size < 1)
-		return 0;
 	memset(&fa, 0, sizeof(fa));
-	fa.limit = -1;
-	which = data[0] & 0x0f;
-	if (which > 8)
-		which -= 8;
-	data++;
-	size--;
-	if (data[-1] & 0x40)
-	{
-		if (size < 1)
-			return 0;
-		fa.limit = data[0];
-		data++;
-		size--;
-	}
-	buf = (const char *) data;
-	len = size;
+	fa.limit = limit;
 	arena.alloc = fuzz_alloc;
 	arena.arg = &fa;
 	memset(&err, 0x5A, sizeof(err));	/* the decoder must overwrite it */
@@ -593,14 +580,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 		default:
-			fuzz_encode(data, size, &arena, &fa);
+			ok = fuzz_encode((const uint8_t *) buf, len, &arena, &fa);
+			*granted = fa.ngranted;
 			fuzz_arena_free(&fa);
-			return 0;
+			return ok;
 	}
 
 	if (getenv("FUZZ_DECODE_VERBOSE") != NULL)
 		fprintf(stderr, "fuzz_decode: decoder %u, arena limit %ld: %s%s%s\n",
-				which, fa.limit, ok ? "ok" : "failed",
+				which, limit, ok ? "ok" : "failed",
 				ok || !has_err ? "" : ": ", ok || !has_err ? "" : err.message);
 
 	/* an allocation the arena refused must fail the decode with GD_NOMEM */
@@ -617,6 +605,52 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (root != NULL)
 		json_object_put(root);
+	*granted = fa.ngranted;
 	fuzz_arena_free(&fa);
+	return ok;
+}
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned	which;
+	long		limit = -1;
+	long		granted = 0;
+	uint32_t	h = 2166136261u;
+	size_t		i;
+
+	if (size < 1)
+		return 0;
+	which = data[0] & 0x0f;
+	if (which > 8)
+		which -= 8;
+	data++;
+	size--;
+	if (data[-1] & 0x40)
+	{
+		if (size < 1)
+			return 0;
+		limit = data[0];
+		data++;
+		size--;
+	}
+
+	/*
+	 * A decode that succeeds is run again with the arena refusing one of the
+	 * allocations it made (which one depends on the input), so every
+	 * allocation site meets GD_NOMEM, however deep into a large body it is.
+	 */
+	if (fuzz_one(which, (const char *) data, size, limit, &granted) &&
+		limit < 0 && granted > 0)
+	{
+		long		again;
+
+		for (i = 0; i < size; i++)
+			h = (h ^ data[i]) * 16777619u;
+		CHECK(!fuzz_one(which, (const char *) data, size,
+						(long) (h % (uint32_t) granted), &again));
+	}
 	return 0;
 }
