@@ -18,3 +18,39 @@ CREATE FOREIGN DATA WRAPPER genie_fdw
   VALIDATOR genie_fdw_validator;
 
 COMMENT ON FOREIGN DATA WRAPPER genie_fdw IS 'asks Databricks Genie questions; answers come back as rows';
+
+CREATE FUNCTION genie_fdw_cache_clear()
+RETURNS bigint
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION genie_fdw_cache_clear() IS 'empty this session''s cache of Genie answers; returns how many were dropped';
+
+-- Counters per foreign server (limiter.c): cluster-wide when genie_fdw is in
+-- shared_preload_libraries, else this session's.  No secrets: any user may
+-- read them.
+CREATE FUNCTION genie_fdw_stats(
+    OUT server text,
+    OUT questions bigint,
+    OUT cache_hits bigint,
+    OUT rate_limited bigint,
+    OUT retries bigint,
+    OUT slot_wait_seconds double precision,
+    OUT polls bigint,
+    OUT bytes bigint,
+    OUT rows bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION genie_fdw_stats() IS 'genie_fdw counters per foreign server of this database';
+
+CREATE FUNCTION genie_fdw_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION genie_fdw_stats_reset() IS 'forget the genie_fdw counters of this database''s servers';
+
+-- resetting is for administrators (superusers may GRANT it to others)
+REVOKE ALL ON FUNCTION genie_fdw_stats_reset() FROM PUBLIC;

@@ -59,15 +59,6 @@ typedef struct OAuthCache
 
 static OAuthCache oauth_cache = {NULL, NULL, NULL, NULL, 0};
 
-/* Error context while asking: which space / conversation / message. */
-typedef struct AskContext
-{
-	const GenieOptions *opts;
-	const char *conversation_id;
-	const char *message_id;
-	const char *status;
-} AskContext;
-
 static void *
 arena_alloc(void *arg, size_t size)
 {
@@ -285,6 +276,8 @@ report_http_error(const GenieOptions *opts, const HttpResponse *resp,
 					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
 					 strcmp(what, "a new conversation") == 0
 					 ? errmsg("Genie space \"%s\" was not found", opts->space_id)
+					 : strcmp(what, "a follow-up message") == 0
+					 ? errmsg("the Genie conversation to follow up was not found in space \"%s\"", opts->space_id)
 					 : errmsg("Genie could not find %s in space \"%s\"", what, opts->space_id),
 					 errdetail_internal("%s", detail),
 					 errhint("Check option space_id, and the conversation id if one was given.")));
@@ -422,16 +415,115 @@ oauth_token(const GenieOptions *opts, bool force)
 }
 
 /*
- * genie_request
- *		Send one API request with genie_fdw's retry policy; returns only with
- *		a 2xx response, else raises the error.
+ * after_response
+ *		Book-keeping after one attempt of a request (counters, the shared
+ *		limiter) and THE retry policy: returns RESP_OK for a 2xx response,
+ *		RESP_RETRY with *wait set when the request is to be sent again,
+ *		RESP_REFRESH when a new OAuth token is to be fetched first, or
+ *		raises the error.
  *
  *		Retried: 429 and 503 (waiting Retry-After when given, else the
- *		backoff), requests that never reached the service.  Reads (GET) are
- *		also retried on 500, 502, 504, timeouts and dropped connections.  A
+ *		backoff), requests that never reached the service.  Reads are also
+ *		retried on 500, 502, 504, timeouts and dropped connections.  A
  *		question (POST) is retried only when it provably did not reach
  *		Genie: connection refused or 429, so a question is never asked twice.
  *		With OAuth, a 401 fetches a new token once.
+ */
+typedef enum RespVerdict
+{
+	RESP_OK,
+	RESP_RETRY,
+	RESP_REFRESH
+} RespVerdict;
+
+static RespVerdict
+after_response(const GenieOptions *opts, GenieReqKind kind, const char *what,
+			   HttpResponse *resp, int retries, bool refreshed, double *wait,
+			   GenieCallStats *stats)
+{
+	bool		retry = false;
+
+	if (stats)
+	{
+		stats->requests++;
+		stats->bytes += resp->len;
+	}
+	genie_stats_add(opts, GSTAT_BYTES, (int64) resp->len);
+	if (kind == REQ_QUESTION && resp->outcome == HTTP_NOT_CONNECTED)
+		genie_limiter_return_slot(opts);
+	if (resp->outcome == HTTP_DONE && resp->status == 429)
+	{
+		genie_stats_add(opts, GSTAT_429, 1);
+		genie_limiter_report_429(opts, resp->retry_after);
+	}
+
+	if (resp->outcome == HTTP_DONE && resp->status >= 200 && resp->status < 300)
+	{
+		if (kind == REQ_QUESTION)
+			genie_stats_add(opts, GSTAT_QUESTIONS, 1);
+		return RESP_OK;
+	}
+	if (resp->outcome == HTTP_DONE && resp->status == 401 && opts->client_id && !refreshed)
+		return RESP_REFRESH;
+
+	switch (resp->outcome)
+	{
+		case HTTP_NOT_CONNECTED:
+			retry = true;
+			break;
+		case HTTP_TIMEOUT:
+		case HTTP_FAILED:
+			retry = (kind == REQ_READ) && !resp->tls_error;
+			break;
+		case HTTP_TOO_LARGE:
+			retry = false;
+			break;
+		case HTTP_DONE:
+			if (resp->status == 429)
+				retry = true;
+			else if (resp->status == 503)
+				retry = (kind == REQ_READ);
+			else if (resp->status == 500 || resp->status == 502 || resp->status == 504)
+				retry = (kind == REQ_READ);
+			break;
+	}
+
+	if (!retry || retries >= opts->max_retries)
+	{
+		if (resp->outcome == HTTP_DONE)
+			report_http_error(opts, resp, what, retries);
+		report_transport_error(opts, resp, what, retries);
+	}
+
+	*wait = (resp->outcome == HTTP_DONE && resp->retry_after >= 0)
+		? resp->retry_after : backoff_seconds(opts, retries);
+	if (genie_progress)
+		ereport(NOTICE,
+				(errmsg("genie_fdw: %s: %s, retrying in %.1f s (retry %d of %d)", what,
+						resp->outcome == HTTP_DONE ? psprintf("HTTP status %ld", resp->status) : resp->error,
+						*wait, retries + 1, opts->max_retries)));
+	if (stats)
+		stats->retries++;
+	genie_stats_add(opts, GSTAT_RETRIES, 1);
+	return RESP_RETRY;
+}
+
+static void
+fill_request(HttpRequest *req, const GenieOptions *opts, const char *method,
+			 const char *url, const char *body)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->url = url;
+	req->body = body;
+	req->opts = opts;
+	req->bearer = opts->client_id ? oauth_token(opts, false) : opts->token;
+}
+
+/*
+ * genie_request
+ *		Send one API request and wait for it, with the retry policy of
+ *		after_response; returns only with a 2xx response.
  */
 static void
 genie_request(const GenieOptions *opts, const char *method, const char *url,
@@ -442,148 +534,163 @@ genie_request(const GenieOptions *opts, const char *method, const char *url,
 	int			retries = 0;
 	bool		refreshed = false;
 
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.body = body;
-	req.opts = opts;
-
 	for (;;)
 	{
-		bool		retry = false;
-		double		wait;
+		double		wait = 0;
 
-		req.bearer = opts->client_id ? oauth_token(opts, false) : opts->token;
+		fill_request(&req, opts, method, url, body);
 		/* every attempt to ask takes a slot of the workspace's quota */
 		if (kind == REQ_QUESTION)
 			genie_limiter_acquire(opts);
 		http_perform(&req, resp);
-		if (stats)
+		switch (after_response(opts, kind, what, resp, retries, refreshed, &wait, stats))
 		{
-			stats->requests++;
-			stats->bytes += resp->len;
-		}
-		genie_stats_add(opts, GSTAT_BYTES, (int64) resp->len);
-		if (kind == REQ_QUESTION && resp->outcome == HTTP_NOT_CONNECTED)
-			genie_limiter_return_slot(opts);
-		if (resp->outcome == HTTP_DONE && resp->status == 429)
-		{
-			genie_stats_add(opts, GSTAT_429, 1);
-			genie_limiter_report_429(opts, resp->retry_after);
-		}
-
-		if (resp->outcome == HTTP_DONE && resp->status >= 200 && resp->status < 300)
-		{
-			if (kind == REQ_QUESTION)
-				genie_stats_add(opts, GSTAT_QUESTIONS, 1);
-			return;
-		}
-
-		if (resp->outcome == HTTP_DONE && resp->status == 401 && opts->client_id && !refreshed)
-		{
-			(void) oauth_token(opts, true);
-			refreshed = true;
-			continue;
-		}
-
-		switch (resp->outcome)
-		{
-			case HTTP_NOT_CONNECTED:
-				retry = true;
+			case RESP_OK:
+				return;
+			case RESP_REFRESH:
+				(void) oauth_token(opts, true);
+				refreshed = true;
 				break;
-			case HTTP_TIMEOUT:
-			case HTTP_FAILED:
-				retry = (kind == REQ_READ) && !resp->tls_error;
-				break;
-			case HTTP_TOO_LARGE:
-				retry = false;
-				break;
-			case HTTP_DONE:
-				if (resp->status == 429)
-					retry = true;
-				else if (resp->status == 503)
-					retry = (kind == REQ_READ);
-				else if (resp->status == 500 || resp->status == 502 || resp->status == 504)
-					retry = (kind == REQ_READ);
+			case RESP_RETRY:
+				genie_sleep(wait);
+				retries++;
 				break;
 		}
-
-		if (!retry || retries >= opts->max_retries)
-		{
-			if (resp->outcome == HTTP_DONE)
-				report_http_error(opts, resp, what, retries);
-			report_transport_error(opts, resp, what, retries);
-		}
-
-		wait = (resp->outcome == HTTP_DONE && resp->retry_after >= 0)
-			? resp->retry_after : backoff_seconds(opts, retries);
-		if (genie_progress)
-			ereport(NOTICE,
-					(errmsg("genie_fdw: %s: %s, retrying in %.1f s (retry %d of %d)", what,
-							resp->outcome == HTTP_DONE ? psprintf("HTTP status %ld", resp->status) : resp->error,
-							wait, retries + 1, opts->max_retries)));
-		genie_sleep(wait);
-		retries++;
-		if (stats)
-			stats->retries++;
-		genie_stats_add(opts, GSTAT_RETRIES, 1);
 	}
 }
+
+/* ----------
+ * Asking questions: an engine that runs any number of questions at once
+ * (up to max_concurrent in flight), each a small state machine driven by
+ * genie_askset_next.  One question is the same engine with one ask.
+ * ----------
+ */
+
+/* Where an ask stands. */
+typedef enum AskPhase
+{
+	PH_NEW,						/* not started */
+	PH_SLOT,					/* waiting for a question slot (limiter) */
+	PH_SEND,					/* the step's request is to be sent now */
+	PH_CALL,					/* the step's request is in flight */
+	PH_SLEEP,					/* waiting until "wake", then PH_SEND/PH_SLOT */
+	PH_DONE						/* answered (or failed: then the error was
+								 * raised) */
+} AskPhase;
+
+/* Which request an ask is making. */
+typedef enum AskStep
+{
+	STEP_POST,					/* ask: start conversation or create message */
+	STEP_POLL,					/* get message */
+	STEP_RESULT,				/* get the query result */
+	STEP_EXECUTE				/* run the attachment's query again */
+} AskStep;
+
+typedef struct GenieAsk
+{
+	GenieAskSet *set;
+	MemoryContext cxt;			/* the answer lives here */
+	GenieAnswer *answer;
+	char	   *target_conversation;	/* follow-up in this conversation */
+	AskPhase	phase;
+	AskStep		step;
+	bool		returned;		/* handed to the caller */
+	HttpCall   *call;
+	HttpResponse resp;
+	char	   *url;
+	char	   *body;
+	int			retries;		/* of the current request */
+	bool		refreshed;
+	int			rate_retries;	/* questions asked again after RATE_LIMIT */
+	double		interval;		/* next wait between polls */
+	double		started;		/* now_seconds() at the start */
+	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
+	char	   *last_status;
+	GenieCachedAnswer raw;		/* the bodies the answer came from, for
+								 * the answer cache */
+} GenieAsk;
+
+struct GenieAskSet
+{
+	const GenieOptions *opts;
+	MemoryContext cxt;
+	GenieCallStats *stats;
+	int			max_concurrent;
+	int			nasks;
+	int			maxasks;
+	GenieAsk  **asks;
+	int			nreturned;
+};
 
 static void
 ask_error_callback(void *arg)
 {
-	AskContext *ac = (AskContext *) arg;
+	GenieAsk   *ask = (GenieAsk *) arg;
+	const GenieOptions *opts = ask->set->opts;
 
-	if (ac->message_id)
+	if (ask->answer->message_id)
 		errcontext("Genie space %s, conversation %s, message %s%s%s",
-				   ac->opts->space_id, ac->conversation_id, ac->message_id,
-				   ac->status ? ", status " : "", ac->status ? ac->status : "");
+				   opts->space_id, ask->answer->conversation_id, ask->answer->message_id,
+				   ask->answer->message.status ? ", status " : "",
+				   ask->answer->message.status ? ask->answer->message.status : "");
 	else
-		errcontext("Genie space %s at %s", ac->opts->space_id, ac->opts->host);
+		errcontext("Genie space %s at %s", opts->space_id, opts->host);
 }
 
-/* Ask the question: start a conversation or add a message to one. */
-static void
-post_question(const GenieOptions *opts, const char *question,
-			  const char *conversation_id, GdStart *start,
-			  GenieCallStats *stats)
+/*
+ * genie_askset_create
+ *		An empty set of questions for one space, in CurrentMemoryContext.
+ */
+GenieAskSet *
+genie_askset_create(const GenieOptions *opts, int max_concurrent,
+					GenieCallStats *stats)
 {
-	GdArena    *arena = genie_arena(CurrentMemoryContext);
-	char	   *body = gd_encode_question(question, arena);
-	HttpResponse resp;
-	GdError		err;
-	char	   *url;
+	GenieAskSet *set = palloc0(sizeof(GenieAskSet));
 
-	if (body == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	if (conversation_id)
-		url = space_url(opts, "/conversations/%s/messages", url_segment(conversation_id));
-	else
-		url = space_url(opts, "/start-conversation");
-	genie_request(opts, "POST", url, body, REQ_QUESTION,
-				  conversation_id ? "a follow-up message" : "a new conversation",
-				  &resp, stats);
-	if (!gd_decode_start(resp.body, resp.len, arena, start, &err))
-		report_decode_error(opts, &resp, &err, "the answer to a question");
-	if (conversation_id && start->conversation_id == NULL)
-		start->conversation_id = pstrdup(conversation_id);
+	set->opts = opts;
+	set->cxt = CurrentMemoryContext;
+	set->stats = stats;
+	set->max_concurrent = Max(max_concurrent, 1);
+	set->maxasks = 4;
+	set->asks = palloc(sizeof(GenieAsk *) * set->maxasks);
+	return set;
 }
 
-static void
-get_message(const GenieOptions *opts, const char *conversation_id,
-			const char *message_id, GdMessage *msg, GenieCallStats *stats)
+/*
+ * genie_askset_add
+ *		Add a question (a follow-up when conversation_id is given).  Each
+ *		answer gets its own memory context, a child of the set's; free it
+ *		with genie_answer_free once its rows are consumed.
+ */
+void
+genie_askset_add(GenieAskSet *set, const char *question, const char *conversation_id)
 {
-	HttpResponse resp;
-	GdError		err;
-	char	   *url = space_url(opts, "/conversations/%s/messages/%s",
-								url_segment(conversation_id), url_segment(message_id));
+	GenieAsk   *ask;
+	MemoryContext old;
 
-	genie_request(opts, "GET", url, NULL, REQ_READ, "a message", &resp, stats);
-	if (!gd_decode_message(resp.body, resp.len, genie_arena(CurrentMemoryContext), msg, &err))
-		report_decode_error(opts, &resp, &err, "a message");
+	if (set->nasks == set->maxasks)
+	{
+		set->maxasks *= 2;
+		set->asks = repalloc(set->asks, sizeof(GenieAsk *) * set->maxasks);
+	}
+	ask = MemoryContextAllocZero(set->cxt, sizeof(GenieAsk));
+	ask->set = set;
+	ask->cxt = AllocSetContextCreate(set->cxt, "genie_fdw answer", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ask->cxt);
+	ask->answer = palloc0(sizeof(GenieAnswer));
+	ask->answer->cxt = ask->cxt;
+	ask->answer->question = pstrdup(question);
+	ask->target_conversation = conversation_id ? pstrdup(conversation_id) : NULL;
+	MemoryContextSwitchTo(old);
+	ask->phase = PH_NEW;
+	set->asks[set->nasks++] = ask;
+}
+
+void
+genie_answer_free(GenieAnswer *answer)
+{
+	MemoryContextDelete(answer->cxt);
 }
 
 static bool
@@ -593,134 +700,131 @@ is_rate_limit_failure(const GdMessage *msg)
 		msg->error_type && strncmp(msg->error_type, "RATE_LIMIT", 10) == 0;
 }
 
-/*
- * genie_ask
- *		Ask a question (in a new conversation, or as a follow-up) and poll
- *		the message until Genie has answered.  Raises an error for FAILED,
- *		CANCELLED and QUERY_RESULT_EXPIRED messages and when answer_timeout
- *		runs out; returns the COMPLETED message.
- */
-GenieAnswer *
-genie_ask(const GenieOptions *opts, const char *question,
-		  const char *conversation_id, GenieCallStats *stats)
+static const char *
+step_what(const GenieAsk *ask)
 {
-	GenieAnswer *answer = palloc0(sizeof(GenieAnswer));
-	ErrorContextCallback errcb;
-	AskContext	ac;
-	instr_time	start;
-	int			rate_retries = 0;
-
-	memset(&ac, 0, sizeof(ac));
-	ac.opts = opts;
-	errcb.callback = ask_error_callback;
-	errcb.arg = &ac;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
-	answer->question = pstrdup(question);
-	INSTR_TIME_SET_CURRENT(start);
-
-	for (;;)
+	switch (ask->step)
 	{
-		GdStart		st;
-		GdMessage  *msg = &answer->message;
-		double		interval = opts->poll_interval;
-		char	   *last_status;
-
-		post_question(opts, question, conversation_id, &st, stats);
-		answer->conversation_id = st.conversation_id;
-		answer->message_id = st.message_id;
-		*msg = st.message;
-		ac.conversation_id = answer->conversation_id;
-		ac.message_id = answer->message_id;
-		ac.status = msg->status;
-		last_status = msg->status;
-		if (genie_progress)
-			ereport(NOTICE,
-					(errmsg("genie_fdw: asked Genie in conversation %s (%.1f s)",
-							answer->conversation_id, elapsed_seconds(start))));
-
-		while (!gd_status_is_terminal(msg->status))
-		{
-			double		left = opts->answer_timeout - elapsed_seconds(start);
-			instr_time	wstart;
-
-			if (left <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
-						 errdetail("The last status was %s.", msg->status ? msg->status : "(none)"),
-						 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
-								 opts->server_name)));
-			INSTR_TIME_SET_CURRENT(wstart);
-			genie_sleep(Min(interval, left));
-			if (stats)
-				stats->wait_seconds += elapsed_seconds(wstart);
-			interval = Min(interval * POLL_GROWTH, opts->max_poll_interval);
-
-			get_message(opts, answer->conversation_id, answer->message_id, msg, stats);
-			if (stats)
-				stats->polls++;
-			genie_stats_add(opts, GSTAT_POLLS, 1);
-			ac.status = msg->status;
-			if (genie_progress && msg->status &&
-				(last_status == NULL || strcmp(last_status, msg->status) != 0))
-				ereport(NOTICE,
-						(errmsg("genie_fdw: %s (%.1f s)", msg->status, elapsed_seconds(start))));
-			last_status = msg->status;
-		}
-
-		if (is_rate_limit_failure(msg) && rate_retries < opts->max_retries)
-		{
-			double		wait = backoff_seconds(opts, rate_retries);
-
-			if (genie_progress)
-				ereport(NOTICE,
-						(errmsg("genie_fdw: Genie is rate limited (%s), asking again in %.1f s",
-								msg->error_type, wait)));
-			genie_sleep(wait);
-			rate_retries++;
-			if (stats)
-				stats->retries++;
-			continue;
-		}
-		break;
+		case STEP_POST:
+			return ask->target_conversation ? "a follow-up message" : "a new conversation";
+		case STEP_POLL:
+			return "a message";
+		case STEP_RESULT:
+			return "a query result";
+		case STEP_EXECUTE:
+			return "a new run of Genie's query";
 	}
+	return "a request";
+}
 
-	if (strcmp(answer->message.status, "FAILED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Genie could not answer the question"),
-				 errdetail_internal("%s%s%s%s", answer->message.error ? answer->message.error : "no reason given",
-									answer->message.error_type ? " (" : "",
-									answer->message.error_type ? answer->message.error_type : "",
-									answer->message.error_type ? ")" : ""),
-				 is_rate_limit_failure(&answer->message)
-				 ? errhint("Genie stayed rate limited after %d retries.", rate_retries) : 0));
-	if (strcmp(answer->message.status, "CANCELLED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Genie cancelled the question"),
-				 answer->message.error ? errdetail_internal("%s", answer->message.error) : 0));
-	if (strcmp(answer->message.status, "QUERY_RESULT_EXPIRED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the result of Genie's query has expired"),
-				 errhint("Ask the question again.")));
+/* Set up the request of a step; it is sent next (or after a sleep). */
+static void
+ask_set_step(GenieAsk *ask, AskStep step)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GdMessage  *msg = &a->message;
+	MemoryContext old = MemoryContextSwitchTo(ask->cxt);
 
-	if (answer->message.n_query_attachments == 0 && answer->message.n_text_attachments == 0 &&
-		answer->message.statement_id == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Genie completed the message without an answer"),
-				 errdetail("The message has neither a query nor a text attachment.")));
+	ask->step = step;
+	ask->retries = 0;
+	ask->refreshed = false;
+	ask->body = NULL;
+	switch (step)
+	{
+		case STEP_POST:
+			ask->body = gd_encode_question(a->question, genie_arena(ask->cxt));
+			if (ask->body == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			if (ask->target_conversation)
+				ask->url = space_url(opts, "/conversations/%s/messages",
+									 url_segment(ask->target_conversation));
+			else
+				ask->url = space_url(opts, "/start-conversation");
+			break;
+		case STEP_POLL:
+			ask->url = space_url(opts, "/conversations/%s/messages/%s",
+								 url_segment(a->conversation_id), url_segment(a->message_id));
+			break;
+		case STEP_RESULT:
+			if (msg->attachment_id)
+				ask->url = space_url(opts, "/conversations/%s/messages/%s/attachments/%s/query-result",
+									 url_segment(a->conversation_id), url_segment(a->message_id),
+									 url_segment(msg->attachment_id));
+			else if (msg->statement_id)
+				ask->url = psprintf("%s/api/2.0/sql/statements/%s", opts->host,
+									url_segment(msg->statement_id));
+			else
+				ask->url = space_url(opts, "/conversations/%s/messages/%s/query-result",
+									 url_segment(a->conversation_id), url_segment(a->message_id));
+			break;
+		case STEP_EXECUTE:
+			if (msg->attachment_id)
+				ask->url = space_url(opts, "/conversations/%s/messages/%s/attachments/%s/execute-query",
+									 url_segment(a->conversation_id), url_segment(a->message_id),
+									 url_segment(msg->attachment_id));
+			else
+				ask->url = space_url(opts, "/conversations/%s/messages/%s/execute-query",
+									 url_segment(a->conversation_id), url_segment(a->message_id));
+			break;
+	}
+	MemoryContextSwitchTo(old);
+}
 
-	error_context_stack = errcb.previous;
-	return answer;
+/* Monotonic clock, seconds. */
+static double
+now_seconds(void)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return INSTR_TIME_GET_DOUBLE(now);
 }
 
 static void
-statement_error(const GenieOptions *opts, const GdStatement *st)
+ask_sleep(GenieAsk *ask, double seconds)
+{
+	ask->phase = PH_SLEEP;
+	ask->wake = now_seconds() + seconds;
+	if (ask->set->stats)
+		ask->set->stats->wait_seconds += seconds;
+}
+
+/* Error when answer_timeout has run out for this ask. */
+static void
+ask_check_timeout(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+
+	if (now_seconds() - ask->started > opts->answer_timeout)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
+				 errdetail("The last status was %s.",
+						   ask->answer->message.status ? ask->answer->message.status : "(none)"),
+				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
+						 opts->server_name)));
+}
+
+static void
+ask_progress(GenieAsk *ask, const char *what)
+{
+	if (!genie_progress)
+		return;
+	if (ask->set->nasks > 1)
+		ereport(NOTICE,
+				(errmsg("genie_fdw: \"%.40s%s\": %s (%.1f s)", ask->answer->question,
+						strlen(ask->answer->question) > 40 ? "..." : "", what,
+						now_seconds() - ask->started)));
+	else
+		ereport(NOTICE,
+				(errmsg("genie_fdw: %s (%.1f s)", what, now_seconds() - ask->started)));
+}
+
+static void
+statement_error(const GdStatement *st)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
@@ -732,67 +836,391 @@ statement_error(const GenieOptions *opts, const GdStatement *st)
 }
 
 /*
- * genie_fetch_result
- *		Fetch the result of the answer's last query attachment: manifest and
- *		first chunk.  Polls while the statement is still PENDING or RUNNING.
- *		The decoded statement lives in CurrentMemoryContext.
+ * ask_terminal
+ *		The message reached a terminal status: fetch its result, ask again
+ *		after a RATE_LIMIT failure, run an expired follow-up's query again,
+ *		finish a text-only answer, or raise Genie's reason.
  */
-void
-genie_fetch_result(const GenieOptions *opts, GenieAnswer *answer,
-				   GenieCallStats *stats)
+static void
+ask_terminal(GenieAsk *ask)
 {
-	GdMessage  *msg = &answer->message;
-	GdArena    *arena = genie_arena(CurrentMemoryContext);
-	double		interval = opts->poll_interval;
-	instr_time	start;
-	char	   *url;
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GdMessage  *msg = &a->message;
 
-	if (msg->attachment_id)
-		url = space_url(opts, "/conversations/%s/messages/%s/attachments/%s/query-result",
-						url_segment(answer->conversation_id), url_segment(answer->message_id),
-						url_segment(msg->attachment_id));
-	else if (msg->statement_id)
-		url = psprintf("%s/api/2.0/sql/statements/%s", opts->host, url_segment(msg->statement_id));
-	else
-		url = space_url(opts, "/conversations/%s/messages/%s/query-result",
-						url_segment(answer->conversation_id), url_segment(answer->message_id));
-
-	INSTR_TIME_SET_CURRENT(start);
-	for (;;)
+	if (strcmp(msg->status, "COMPLETED") == 0)
 	{
-		HttpResponse resp;
-		GdError		err;
-		GdStatement *st = &answer->statement;
-
-		genie_request(opts, "GET", url, NULL, REQ_READ, "a query result", &resp, stats);
-		if (!gd_decode_statement(resp.body, resp.len, arena, st, &err))
-			report_decode_error(opts, &resp, &err, "a query result");
-
-		if (strcmp(st->state, "SUCCEEDED") == 0)
+		if (msg->attachment_id || msg->statement_id)
 		{
-			if (!st->has_manifest)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("Genie's query result has no manifest"),
-						 errcontext("statement %s", st->statement_id ? st->statement_id : "(unknown)")));
-			if (st->format && strcmp(st->format, "JSON_ARRAY") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("Genie's query result has format %s; genie_fdw reads JSON_ARRAY", st->format)));
-			answer->has_result = true;
+			ask_set_step(ask, STEP_RESULT);
+			ask->phase = PH_SEND;
 			return;
 		}
-		if (strcmp(st->state, "PENDING") != 0 && strcmp(st->state, "RUNNING") != 0)
-			statement_error(opts, st);
-		if (elapsed_seconds(start) > opts->answer_timeout)
+		if (msg->n_text_attachments == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Genie's query did not finish within answer_timeout (%g s)", opts->answer_timeout)));
-		genie_sleep(interval);
-		if (stats)
-			stats->polls++;
-		interval = Min(interval * POLL_GROWTH, opts->max_poll_interval);
+					 errmsg("Genie completed the message without an answer"),
+					 errdetail("The message has neither a query nor a text attachment.")));
+		ask->phase = PH_DONE;	/* a text-only answer */
+		return;
 	}
+	if (is_rate_limit_failure(msg) && ask->rate_retries < opts->max_retries)
+	{
+		double		wait = backoff_seconds(opts, ask->rate_retries);
+
+		ask_progress(ask, psprintf("rate limited (%s), asking again in %.1f s", msg->error_type, wait));
+		ask->rate_retries++;
+		if (ask->set->stats)
+			ask->set->stats->retries++;
+		genie_stats_add(opts, GSTAT_RETRIES, 1);
+		a->conversation_id = NULL;
+		a->message_id = NULL;
+		ask_set_step(ask, STEP_POST);
+		ask_sleep(ask, wait);
+		return;
+	}
+	if (strcmp(msg->status, "FAILED") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie could not answer the question"),
+				 errdetail_internal("%s%s%s%s", msg->error ? msg->error : "no reason given",
+									msg->error_type ? " (" : "",
+									msg->error_type ? msg->error_type : "",
+									msg->error_type ? ")" : ""),
+				 is_rate_limit_failure(msg)
+				 ? errhint("Genie stayed rate limited after %d retries.", ask->rate_retries) : 0));
+	if (strcmp(msg->status, "CANCELLED") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie cancelled the question"),
+				 msg->error ? errdetail_internal("%s", msg->error) : 0));
+	/* QUERY_RESULT_EXPIRED */
+	if (ask->target_conversation && (msg->attachment_id || msg->statement_id))
+	{
+		ask_progress(ask, "result expired, running Genie's query again");
+		ask_set_step(ask, STEP_EXECUTE);
+		ask->phase = PH_SEND;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the result of Genie's query has expired"),
+			 errhint("Ask the question again.")));
+}
+
+/*
+ * ask_response
+ *		Handle the finished request of an ask.
+ */
+static void
+ask_response(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	HttpResponse *resp = &ask->resp;
+	GdArena    *arena = genie_arena(ask->cxt);
+	GdError		err;
+	double		wait = 0;
+	GenieReqKind kind = ask->step == STEP_POST ? REQ_QUESTION : REQ_READ;
+
+	switch (after_response(opts, kind, step_what(ask), resp, ask->retries,
+						   ask->refreshed, &wait, ask->set->stats))
+	{
+		case RESP_OK:
+			break;
+		case RESP_REFRESH:
+			(void) oauth_token(opts, true);
+			ask->refreshed = true;
+			ask->phase = ask->step == STEP_POST ? PH_SLOT : PH_SEND;
+			return;
+		case RESP_RETRY:
+			ask->retries++;
+			ask_sleep(ask, wait);
+			return;
+	}
+
+	switch (ask->step)
+	{
+		case STEP_POST:
+			{
+				GdStart		st;
+
+				if (!gd_decode_start(resp->body, resp->len, arena, &st, &err))
+					report_decode_error(opts, resp, &err, "the answer to a question");
+				a->conversation_id = st.conversation_id ? st.conversation_id : ask->target_conversation;
+				a->message_id = st.message_id;
+				a->message = st.message;
+				if (a->conversation_id == NULL)
+					report_decode_error(opts, resp, &err, "the answer to a question");
+				ask_progress(ask, psprintf("asked Genie in conversation %s", a->conversation_id));
+				ask->last_status = a->message.status;
+				if (gd_status_is_terminal(a->message.status))
+					ask_terminal(ask);
+				else
+				{
+					ask->interval = opts->poll_interval;
+					ask_set_step(ask, STEP_POLL);
+					ask_sleep(ask, ask->interval);
+				}
+				break;
+			}
+		case STEP_POLL:
+			if (!gd_decode_message(resp->body, resp->len, arena, &a->message, &err))
+				report_decode_error(opts, resp, &err, "a message");
+			ask->raw.message_body = resp->body;
+			ask->raw.message_len = resp->len;
+			if (ask->set->stats)
+				ask->set->stats->polls++;
+			genie_stats_add(opts, GSTAT_POLLS, 1);
+			if (a->message.status &&
+				(ask->last_status == NULL || strcmp(ask->last_status, a->message.status) != 0))
+				ask_progress(ask, a->message.status);
+			ask->last_status = a->message.status;
+			if (gd_status_is_terminal(a->message.status))
+				ask_terminal(ask);
+			else
+			{
+				ask_check_timeout(ask);
+				ask->interval = Min(ask->interval * POLL_GROWTH, opts->max_poll_interval);
+				ask_set_step(ask, STEP_POLL);
+				ask_sleep(ask, Min(ask->interval,
+								   Max(0.0, opts->answer_timeout - (now_seconds() - ask->started))));
+			}
+			break;
+		case STEP_RESULT:
+		case STEP_EXECUTE:
+			{
+				GdStatement *st = &a->statement;
+
+				if (!gd_decode_statement(resp->body, resp->len, arena, st, &err))
+					report_decode_error(opts, resp, &err, "a query result");
+				if (strcmp(st->state, "SUCCEEDED") == 0)
+				{
+					if (!st->has_manifest)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+								 errmsg("Genie's query result has no manifest"),
+								 errcontext("statement %s", st->statement_id ? st->statement_id : "(unknown)")));
+					if (st->format && strcmp(st->format, "JSON_ARRAY") != 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+								 errmsg("Genie's query result has format %s; genie_fdw reads JSON_ARRAY", st->format)));
+					if (st->statement_id)
+						a->message.statement_id = st->statement_id;
+					a->has_result = true;
+					ask->raw.result_body = resp->body;
+					ask->raw.result_len = resp->len;
+					ask->phase = PH_DONE;
+				}
+				else if (strcmp(st->state, "PENDING") == 0 || strcmp(st->state, "RUNNING") == 0)
+				{
+					ask_check_timeout(ask);
+					ask->interval = Min(Max(ask->interval, opts->poll_interval) * POLL_GROWTH,
+										opts->max_poll_interval);
+					ask_set_step(ask, ask->step);
+					ask_sleep(ask, ask->interval);
+				}
+				else if (strcmp(st->state, "CLOSED") == 0 && ask->step == STEP_RESULT &&
+						 ask->target_conversation)
+				{
+					ask_progress(ask, "result expired, running Genie's query again");
+					ask_set_step(ask, STEP_EXECUTE);
+					ask->phase = PH_SEND;
+				}
+				else
+					statement_error(st);
+				break;
+			}
+	}
+}
+
+/*
+ * ask_advance
+ *		Move one ask along as far as it can go without waiting.
+ */
+static void
+ask_advance(GenieAsk *ask, double now)
+{
+	const GenieOptions *opts = ask->set->opts;
+	ErrorContextCallback errcb;
+
+	errcb.callback = ask_error_callback;
+	errcb.arg = ask;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	for (;;)
+	{
+		if (ask->phase == PH_SLEEP)
+		{
+			if (now < ask->wake)
+				break;
+			ask->phase = ask->step == STEP_POST ? PH_SLOT : PH_SEND;
+		}
+		if (ask->phase == PH_SLOT)
+		{
+			long		wait_ms = 0;
+
+			if (!genie_limiter_try_acquire(opts, &wait_ms))
+			{
+				ask->wake = now + Max(wait_ms, 1) / 1000.0;
+				break;
+			}
+			ask->phase = PH_SEND;
+		}
+		if (ask->phase == PH_SEND)
+		{
+			HttpRequest req;
+			MemoryContext old = MemoryContextSwitchTo(ask->cxt);
+
+			fill_request(&req, opts, ask->step == STEP_EXECUTE || ask->step == STEP_POST ? "POST" : "GET",
+						 ask->url, ask->body);
+			ask->call = http_start(&req, &ask->resp);
+			MemoryContextSwitchTo(old);
+			ask->phase = PH_CALL;
+		}
+		if (ask->phase == PH_CALL)
+		{
+			if (!http_done(ask->call))
+				break;
+			http_finish(ask->call);
+			ask->call = NULL;
+			ask_response(ask);
+			now = now_seconds();
+			continue;
+		}
+		break;					/* PH_NEW, PH_DONE */
+	}
+	error_context_stack = errcb.previous;
+}
+
+/*
+ * ask_from_cache
+ *		Answer an ask from the answer cache, when it holds a live answer.
+ */
+static bool
+ask_from_cache(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GenieCachedAnswer c;
+	GdArena    *arena;
+	GdError		err;
+	MemoryContext old;
+	bool		ok;
+
+	if (opts->cache_ttl <= 0)
+		return false;
+	old = MemoryContextSwitchTo(ask->cxt);
+	if (!genie_cache_lookup(opts, ask->target_conversation, a->question, &c))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	arena = genie_arena(ask->cxt);
+	ok = gd_decode_message(c.message_body, c.message_len, arena, &a->message, &err);
+	if (ok && c.result_body)
+		ok = gd_decode_statement(c.result_body, c.result_len, arena, &a->statement, &err);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		return false;			/* cannot happen: it decoded before */
+	a->conversation_id = c.conversation_id;
+	a->message_id = c.message_id;
+	a->has_result = c.result_body != NULL;
+	if (a->has_result && a->statement.statement_id)
+		a->message.statement_id = a->statement.statement_id;
+	a->from_cache = true;
+	genie_limiter_cancel_wait(opts);
+	genie_stats_add(opts, GSTAT_CACHE_HITS, 1);
+	return true;
+}
+
+/*
+ * genie_askset_next
+ *		Drive the questions of a set until one more is answered, and return
+ *		that answer (with its result's first chunk), in the order they
+ *		complete; NULL when every answer was returned.  Any failure raises
+ *		the error (questions still in flight are abandoned with the
+ *		transaction).
+ */
+GenieAnswer *
+genie_askset_next(GenieAskSet *set)
+{
+	if (set->nreturned >= set->nasks)
+		return NULL;
+
+	for (;;)
+	{
+		double		now = now_seconds();
+		double		next_wake = now + 0.1;
+		int			active = 0;
+		int			i;
+
+		for (i = 0; i < set->nasks; i++)
+			if (set->asks[i]->phase != PH_NEW && set->asks[i]->phase != PH_DONE)
+				active++;
+
+		for (i = 0; i < set->nasks; i++)
+		{
+			GenieAsk   *ask = set->asks[i];
+
+			if (ask->phase == PH_NEW)
+			{
+				if (active >= set->max_concurrent)
+					continue;
+				active++;
+				ask->started = now;
+				ask_set_step(ask, STEP_POST);
+				ask->phase = PH_SLOT;
+			}
+			if (ask->phase == PH_SLOT && ask->retries == 0 && ask->rate_retries == 0 &&
+				ask_from_cache(ask))
+				ask->phase = PH_DONE;
+			if (ask->phase != PH_DONE)
+				ask_advance(ask, now);
+			if (ask->phase == PH_DONE && !ask->returned)
+			{
+				if (!ask->answer->from_cache && ask->raw.message_body)
+				{
+					ask->raw.conversation_id = ask->answer->conversation_id;
+					ask->raw.message_id = ask->answer->message_id;
+					genie_cache_store(set->opts, ask->target_conversation,
+									  ask->answer->question, &ask->raw);
+				}
+				ask->returned = true;
+				set->nreturned++;
+				return ask->answer;
+			}
+			if (ask->phase == PH_SLEEP || ask->phase == PH_SLOT)
+				next_wake = Min(next_wake, ask->wake);
+		}
+		(void) http_wait_any((long) ceil(Max(next_wake - now_seconds(), 0.0) * 1000.0));
+	}
+}
+
+/*
+ * genie_askset_abandon
+ *		Stop every question still in flight (the scan ended early).
+ */
+void
+genie_askset_abandon(GenieAskSet *set)
+{
+	int			i;
+
+	for (i = 0; i < set->nasks; i++)
+	{
+		GenieAsk   *ask = set->asks[i];
+
+		if (ask->call)
+			http_cancel(ask->call);
+		ask->call = NULL;
+		if (ask->phase == PH_SLOT)
+			genie_limiter_cancel_wait(set->opts);
+		if (ask->phase != PH_DONE)
+			ask->phase = PH_DONE;
+		ask->returned = true;
+	}
+	set->nreturned = set->nasks;
 }
 
 /*

@@ -30,11 +30,14 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "portability/instr_time.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -59,16 +62,19 @@ bool		genie_progress = false;
 typedef struct GenieRelInfo
 {
 	AttrNumber	question_attno;
-	RestrictInfo *question_rinfo;	/* question = <expr>, or NULL */
-	Expr	   *question_expr;
+	AttrNumber	conversation_attno;
+	bool		has_question;	/* a restriction gives the question(s) */
+	List	   *join_questions; /* join clauses "question = outer expr" */
 	char	   *space_id;
 } GenieRelInfo;
 
 /* Positions in ForeignScan.fdw_private. */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateQuestionText,	/* how EXPLAIN shows the question, or "" */
-	FdwScanPrivateSpaceId		/* space for EXPLAIN */
+	FdwScanPrivateQuestionText, /* how EXPLAIN shows the question, or "" */
+	FdwScanPrivateSpaceId,		/* space for EXPLAIN */
+	FdwScanPrivateQuestionIsArray,	/* question = ANY(array) */
+	FdwScanPrivateConversationText	/* follow-up conversation for EXPLAIN */
 };
 
 /* Execution state of one scan. */
@@ -77,19 +83,27 @@ typedef struct GenieScanState
 	GenieOptions *opts;
 	GenieConverter *conv;
 	ExprState  *question_state; /* NULL when there is no question clause */
+	bool		question_is_array;
+	ExprState  *conversation_state; /* follow-ups: conversation_id = ... */
 
-	MemoryContext answer_cxt;	/* the answer and its first chunk */
+	MemoryContext batch_cxt;	/* the questions of one (re)scan */
+	MemoryContext keep_cxt;		/* an answer kept for a rescan */
 	MemoryContext chunk_cxt;	/* the current later chunk */
 	MemoryContext row_cxt;		/* datums of the current row */
 
-	GenieAnswer *answer;
+	GenieAskSet *set;
+	int			nquestions;
+	GenieAnswer *answer;		/* being returned, or kept */
+	bool		answer_exhausted;
 	bool		started;
 	bool		done;
 	bool		metadata_row_pending;	/* text-only answer, one row */
 	const GdChunk *chunk;		/* chunk being returned */
 	int64		next_row;		/* index in chunk */
-	int64		rows_returned;
+	int64		rows_returned;	/* of the current answer */
 	int			chunks_fetched;
+	int			answers;
+	int			cache_hits;
 	char	   *next_link;		/* copy of chunk->next_chunk_link */
 	GenieCallStats stats;
 	double		answer_seconds;
@@ -129,6 +143,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	genie_limiter_init();
+	genie_cache_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("genie_fdw");
@@ -176,34 +191,93 @@ is_question_var(Node *n, Index relid, AttrNumber attno)
 }
 
 /*
- * question_expr_of
- *		If clause is "question = expr" (either way round) with an expr that
- *		can be computed before the scan starts, return expr.
+ * other_side_ok
+ *		May expr be computed before (or, for a parameterized path, at each
+ *		rescan of) the scan of relid?  It must not reference relid nor call
+ *		volatile functions; it references other relations only when
+ *		allow_outer.
+ */
+static bool
+other_side_ok(PlannerInfo *root, Node *expr, Index relid, bool allow_outer)
+{
+	Relids		varnos;
+
+	if (contain_volatile_functions(expr))
+		return false;
+#if PG_VERSION_NUM >= 140000
+	varnos = pull_varnos(root, expr);
+#else
+	varnos = pull_varnos(expr);
+#endif							/* PG_VERSION_NUM */
+	if (bms_is_member(relid, varnos))
+		return false;
+	if (!allow_outer && !bms_is_empty(varnos))
+		return false;
+	/* placeholders and outer-level Vars are not worth the trouble */
+	return !contain_var_clause(expr) || allow_outer;
+}
+
+/*
+ * text_eq_expr_of
+ *		If clause is "column = expr" (either way round) on the given column
+ *		of relid, with a computable expr, return expr.  With allow_array,
+ *		"column = ANY(expr)" (and so "column IN (...)") qualifies too, and
+ *		*is_array says which it was.
  */
 static Expr *
-question_expr_of(Expr *clause, Index relid, AttrNumber attno)
+text_eq_expr_of(PlannerInfo *root, Expr *clause, Index relid, AttrNumber attno,
+				bool allow_outer, bool allow_array, bool *is_array)
 {
-	OpExpr	   *op;
 	Node	   *l;
 	Node	   *r;
 	Node	   *other;
 
-	if (!IsA(clause, OpExpr))
+	if (is_array)
+		*is_array = false;
+	if (attno == InvalidAttrNumber)
 		return NULL;
-	op = (OpExpr *) clause;
-	if (list_length(op->args) != 2 || get_opcode(op->opno) != F_TEXTEQ)
-		return NULL;
-	l = linitial(op->args);
-	r = lsecond(op->args);
-	if (is_question_var(l, relid, attno))
-		other = r;
-	else if (is_question_var(r, relid, attno))
-		other = l;
+	if (IsA(clause, OpExpr))
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+
+		if (list_length(op->args) != 2 || get_opcode(op->opno) != F_TEXTEQ)
+			return NULL;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if (is_question_var(l, relid, attno))
+			other = r;
+		else if (is_question_var(r, relid, attno))
+			other = l;
+		else
+			return NULL;
+	}
+	else if (allow_array && IsA(clause, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+
+		if (!saop->useOr || list_length(saop->args) != 2 ||
+			get_opcode(saop->opno) != F_TEXTEQ ||
+			!is_question_var(linitial(saop->args), relid, attno))
+			return NULL;
+		other = lsecond(saop->args);
+		if (is_array)
+			*is_array = true;
+	}
 	else
 		return NULL;
-	if (contain_var_clause(other) || contain_volatile_functions(other))
+	if (!other_side_ok(root, other, relid, allow_outer))
 		return NULL;
 	return (Expr *) other;
+}
+
+/* Is an equivalence-class member our question column? */
+static bool
+ec_member_is_question(PlannerInfo *root, RelOptInfo *rel,
+					  EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	GenieRelInfo *info = (GenieRelInfo *) arg;
+
+	return is_question_var((Node *) em->em_expr, rel->relid, info->question_attno);
 }
 
 static void
@@ -212,11 +286,25 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 {
 	GenieRelInfo *info = palloc0(sizeof(GenieRelInfo));
 	Relation	rel = table_open(foreigntableid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
+	bool		lateral = !bms_is_empty(baserel->lateral_relids);
 	ListCell   *lc;
+	int			i;
 
-	info->question_attno = genie_question_attnum(foreigntableid, RelationGetDescr(rel));
+	info->question_attno = genie_question_attnum(foreigntableid, tupdesc);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped &&
+			genie_column_kind(foreigntableid, att->attnum, NameStr(att->attname), NULL) == GCOL_CONVERSATION_ID)
+		{
+			info->conversation_attno = att->attnum;
+			break;
+		}
+	}
 	table_close(rel, NoLock);
 
 	/* the space for EXPLAIN; the user mapping is not needed to plan */
@@ -228,43 +316,97 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 			info->space_id = defGetString(def);
 	}
 
-	if (info->question_attno != InvalidAttrNumber)
+	foreach(lc, baserel->baserestrictinfo)
 	{
-		foreach(lc, baserel->baserestrictinfo)
-		{
-			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-			Expr	   *e = question_expr_of(ri->clause, baserel->relid, info->question_attno);
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 
-			if (e != NULL)
-			{
-				info->question_rinfo = ri;
-				info->question_expr = e;
-				break;
-			}
-		}
+		if (text_eq_expr_of(root, ri->clause, baserel->relid, info->question_attno,
+							lateral, true, NULL))
+			info->has_question = true;
+	}
+	/*
+	 * Join clauses that give the question: plain ones, and those implied by
+	 * equivalence classes ("ON g.question = q.text" is one).
+	 */
+	foreach(lc, list_concat_copy(baserel->joininfo,
+								 info->question_attno == InvalidAttrNumber ? NIL :
+								 generate_implied_equalities_for_column(root, baserel,
+																		ec_member_is_question,
+																		info,
+																		baserel->lateral_referencers)))
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (text_eq_expr_of(root, ri->clause, baserel->relid, info->question_attno,
+							true, false, NULL))
+			info->join_questions = lappend(info->join_questions, ri);
 	}
 
 	baserel->fdw_private = info;
-	baserel->rows = info->question_expr ? ANSWER_ROWS_ESTIMATE : 1000;
+	baserel->rows = info->has_question ? ANSWER_ROWS_ESTIMATE : 1000;
 }
 
+static ForeignPath *
+make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
+		  Relids required_outer, bool disabled)
+{
+	Cost		startup = ANSWER_STARTUP_COST;
+	Cost		total;
+
+#if PG_VERSION_NUM < 180000
+	if (disabled)
+		startup += disable_cost;
+#endif
+	total = startup + rows * cpu_tuple_cost * 10;
+	return create_foreignscan_path(root, baserel, NULL, rows,
+#if PG_VERSION_NUM >= 180000
+								   disabled ? 1 : 0,
+#endif
+								   startup, total, NIL, required_outer, NULL,
+#if PG_VERSION_NUM >= 170000
+								   NIL,
+#endif
+								   NIL);
+}
+
+/*
+ * genieGetForeignPaths
+ *		The plain path, and one parameterized path per join clause that
+ *		gives the question ("ON g.question = q.text"): each outer row's
+ *		question is asked on a rescan.  When only a join can give the
+ *		question, the plain path would fail at run time, so it is disabled.
+ */
 static void
 genieGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 					 Oid foreigntableid)
 {
-	Cost		startup = ANSWER_STARTUP_COST;
-	Cost		total = startup + baserel->rows * cpu_tuple_cost * 10;
+	GenieRelInfo *info = (GenieRelInfo *) baserel->fdw_private;
+	ListCell   *lc;
 
-	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-#if PG_VERSION_NUM >= 180000
-									 0,
-#endif
-									 startup, total, NIL, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-									 NIL,
-#endif
-									 NIL));
+	add_path(baserel, (Path *) make_path(root, baserel, baserel->rows,
+										 baserel->lateral_relids,
+										 !info->has_question && info->join_questions != NIL));
+
+	foreach(lc, info->join_questions)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		outer;
+		ParamPathInfo *ppi;
+
+#if PG_VERSION_NUM >= 140000
+		outer = pull_varnos(root, (Node *) ri->clause);
+#else
+		outer = pull_varnos((Node *) ri->clause);
+#endif							/* PG_VERSION_NUM */
+		outer = bms_del_member(bms_copy(outer), baserel->relid);
+		outer = bms_union(outer, baserel->lateral_relids);
+		if (bms_is_empty(outer))
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, outer);
+		add_path(baserel, (Path *) make_path(root, baserel,
+											 Min(ppi->ppi_rows, ANSWER_ROWS_ESTIMATE),
+											 outer, false));
+	}
 }
 
 /* How EXPLAIN shows the question expression. */
@@ -279,10 +421,20 @@ question_display(Expr *e)
 
 		if (c->constisnull)
 			return pstrdup("NULL");
+		if (type_is_array(c->consttype))
+		{
+			char	   *s = OidOutputFunctionCall(F_ARRAY_OUT, c->constvalue);
+
+			return quote_literal_cstr(s);
+		}
 		return quote_literal_cstr(TextDatumGetCString(c->constvalue));
 	}
 	if (IsA(n, Param) && ((Param *) n)->paramkind == PARAM_EXTERN)
 		return psprintf("$%d", ((Param *) n)->paramid);
+	if (IsA(n, ArrayExpr))
+		return pstrdup("(list computed at execution)");
+	if (contain_var_clause(n))
+		return pstrdup("(from the joined row)");
 	return pstrdup("(computed at execution)");
 }
 
@@ -293,24 +445,46 @@ genieGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 {
 	GenieRelInfo *info = (GenieRelInfo *) baserel->fdw_private;
 	List	   *local = NIL;
-	List	   *fdw_exprs = NIL;
+	Expr	   *question = NULL;
+	Expr	   *conversation = NULL;
+	bool		is_array = false;
+	List	   *fdw_exprs;
 	List	   *fdw_private;
 	ListCell   *lc;
 
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		bool		arr = false;
+		Expr	   *e;
 
-		/* every row carries exactly the question asked: no need to recheck */
-		if (ri == info->question_rinfo)
+		/*
+		 * Every row carries exactly the question (and conversation) it
+		 * answers, so the clause that gives them needs no recheck.
+		 */
+		if (question == NULL &&
+			(e = text_eq_expr_of(root, ri->clause, baserel->relid, info->question_attno,
+								 true, true, &arr)) != NULL)
+		{
+			question = e;
+			is_array = arr;
 			continue;
+		}
+		if (conversation == NULL &&
+			(e = text_eq_expr_of(root, ri->clause, baserel->relid, info->conversation_attno,
+								 true, false, NULL)) != NULL)
+		{
+			conversation = e;
+			continue;
+		}
 		local = lappend(local, ri->clause);
 	}
-	if (info->question_expr)
-		fdw_exprs = list_make1(info->question_expr);
 
-	fdw_private = list_make2(makeString(info->question_expr ? question_display(info->question_expr) : pstrdup("")),
-							 makeString(info->space_id ? pstrdup(info->space_id) : pstrdup("")));
+	fdw_exprs = list_make2(question, conversation);
+	fdw_private = list_make4(makeString(question ? question_display(question) : pstrdup("")),
+							 makeString(info->space_id ? pstrdup(info->space_id) : pstrdup("")),
+							 makeInteger(is_array ? 1 : 0),
+							 makeString(conversation ? question_display(conversation) : pstrdup("")));
 
 	return make_foreignscan(tlist, local, baserel->relid, fdw_exprs, fdw_private,
 							NIL, NIL, outer_plan);
@@ -323,6 +497,8 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 	EState	   *estate = node->ss.ps.state;
 	GenieScanState *gs;
 	Oid			userid;
+	Expr	   *question = linitial(fsplan->fdw_exprs);
+	Expr	   *conversation = lsecond(fsplan->fdw_exprs);
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -340,10 +516,15 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 	gs = palloc0(sizeof(GenieScanState));
 	gs->opts = genie_get_options(RelationGetRelid(node->ss.ss_currentRelation), userid);
 	gs->conv = genie_converter_create(node->ss.ss_currentRelation);
-	if (fsplan->fdw_exprs != NIL)
-		gs->question_state = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
-	gs->answer_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw answer",
-										   ALLOCSET_DEFAULT_SIZES);
+	if (question)
+		gs->question_state = ExecInitExpr(question, (PlanState *) node);
+	gs->question_is_array = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateQuestionIsArray)) != 0;
+	if (conversation)
+		gs->conversation_state = ExecInitExpr(conversation, (PlanState *) node);
+	gs->batch_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw questions",
+										  ALLOCSET_DEFAULT_SIZES);
+	gs->keep_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw kept answer",
+										 ALLOCSET_SMALL_SIZES);
 	gs->chunk_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw chunk",
 										  ALLOCSET_DEFAULT_SIZES);
 	gs->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw row",
@@ -352,90 +533,105 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * evaluate_question
- *		The question for this scan; NULL when the expression is NULL.
+ * evaluate_questions
+ *		The questions of this scan, in CurrentMemoryContext: one, or the
+ *		distinct non-NULL elements of an array; none when the question is
+ *		NULL.
  */
-static char *
-evaluate_question(ForeignScanState *node, GenieScanState *gs)
+static List *
+evaluate_questions(ForeignScanState *node, GenieScanState *gs)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	const char *relname = RelationGetRelationName(node->ss.ss_currentRelation);
+	List	   *questions = NIL;
 	Datum		d;
 	bool		isnull;
-	char	   *q;
+	ListCell   *lc;
 
 	if (gs->question_state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
-				 errmsg("a query on foreign table \"%s\" needs a question",
-						RelationGetRelationName(node->ss.ss_currentRelation)),
+				 errmsg("a query on foreign table \"%s\" needs a question", relname),
 				 errhint("Add a condition such as WHERE question = 'Which products sell best?'.")));
 
 	d = ExecEvalExpr(gs->question_state, econtext, &isnull);
 	if (isnull)
-		return NULL;
-	q = TextDatumGetCString(d);
-	if (q[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the question for foreign table \"%s\" is empty",
-						RelationGetRelationName(node->ss.ss_currentRelation))));
-	return q;
+		return NIL;
+	if (gs->question_is_array)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			char	   *q;
+			bool		dup = false;
+
+			if (nulls[i])
+				continue;
+			q = TextDatumGetCString(elems[i]);
+			foreach(lc, questions)
+				if (strcmp((char *) lfirst(lc), q) == 0)
+					dup = true;
+			if (!dup)
+				questions = lappend(questions, q);
+		}
+	}
+	else
+		questions = list_make1(TextDatumGetCString(d));
+
+	foreach(lc, questions)
+		if (((char *) lfirst(lc))[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the question for foreign table \"%s\" is empty", relname)));
+	return questions;
 }
 
-/*
- * start_answer
- *		Ask Genie (unless the same question was just answered, on rescan) and
- *		position the scan at the first row.
- */
-static void
-start_answer(ForeignScanState *node, GenieScanState *gs)
+/* The follow-up conversation, NULL for none; *isnull when it is SQL NULL. */
+static char *
+evaluate_conversation(ForeignScanState *node, GenieScanState *gs, bool *isnull)
 {
-	MemoryContext old;
-	char	   *question;
-	GenieAnswer *answer;
-	instr_time	start,
-				end;
+	Datum		d;
 
-	gs->started = true;
-	gs->done = false;
-	gs->metadata_row_pending = false;
+	*isnull = false;
+	if (gs->conversation_state == NULL)
+		return NULL;
+	d = ExecEvalExpr(gs->conversation_state, node->ss.ps.ps_ExprContext, isnull);
+	if (*isnull)
+		return NULL;
+	return TextDatumGetCString(d);
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Position the scan at the first row of an answer. */
+static void
+begin_answer(GenieScanState *gs, GenieAnswer *answer)
+{
+	gs->answer = answer;
+	gs->answer_exhausted = false;
+	gs->answers++;
+	if (answer->from_cache)
+		gs->cache_hits++;
 	gs->chunk = NULL;
 	gs->next_row = 0;
 	gs->rows_returned = 0;
+	gs->metadata_row_pending = false;
 	if (gs->next_link)
 		pfree(gs->next_link);
 	gs->next_link = NULL;
 	MemoryContextReset(gs->chunk_cxt);
-
-	old = MemoryContextSwitchTo(gs->row_cxt);
-	question = evaluate_question(node, gs);
-	MemoryContextSwitchTo(old);
-	if (question == NULL)
-	{
-		/* question = NULL is never true */
-		gs->done = true;
-		return;
-	}
-
-	if (gs->answer == NULL || strcmp(gs->answer->question, question) != 0)
-	{
-		gs->answer = NULL;
-		MemoryContextReset(gs->answer_cxt);
-		old = MemoryContextSwitchTo(gs->answer_cxt);
-		INSTR_TIME_SET_CURRENT(start);
-		answer = genie_ask(gs->opts, question, NULL, &gs->stats);
-		if (answer->message.attachment_id || answer->message.statement_id)
-		{
-			genie_fetch_result(gs->opts, answer, &gs->stats);
-			genie_converter_bind(gs->conv, &answer->statement);
-		}
-		INSTR_TIME_SET_CURRENT(end);
-		INSTR_TIME_SUBTRACT(end, start);
-		gs->answer_seconds += INSTR_TIME_GET_DOUBLE(end);
-		MemoryContextSwitchTo(old);
-		gs->answer = answer;
-	}
-	answer = gs->answer;
 
 	if (!answer->has_result)
 	{
@@ -448,13 +644,14 @@ start_answer(ForeignScanState *node, GenieScanState *gs)
 					(errmsg("Genie answered without a query"),
 					 errdetail_internal("%s", answer->message.text ? answer->message.text : "(no text)"),
 					 errhint("Add a column with OPTIONS (genie 'text') to get Genie's text as a row.")));
-			gs->done = true;
+			gs->answer_exhausted = true;
 		}
 		return;
 	}
 
+	genie_converter_bind(gs->conv, &answer->statement);
 	gs->chunk = &answer->statement.result;
-	gs->chunks_fetched = 1;
+	gs->chunks_fetched++;
 	if (answer->statement.truncated || answer->message.is_truncated)
 	{
 		int64		shown = answer->statement.total_row_count;
@@ -465,6 +662,65 @@ start_answer(ForeignScanState *node, GenieScanState *gs)
 				 ? errdetail("The query found %lld rows.", (long long) answer->message.row_count) : 0,
 				 errhint("Genie returns at most 5,000 rows per answer; ask a narrower question or aggregate.")));
 	}
+}
+
+/*
+ * start_scan
+ *		Evaluate the question(s) and start asking; an answer kept from the
+ *		previous scan is used again when the same single question comes
+ *		back (a rescan in a nested loop).
+ */
+static void
+start_scan(ForeignScanState *node, GenieScanState *gs)
+{
+	MemoryContext old;
+	List	   *questions;
+	char	   *conversation;
+	bool		conv_null;
+	ListCell   *lc;
+	GenieAnswer *kept = gs->answer;
+
+	gs->started = true;
+	gs->done = false;
+	gs->answer = NULL;
+	gs->set = NULL;
+
+	/* keep the last answer out of the batch context that is reset now */
+	if (kept)
+		MemoryContextSetParent(kept->cxt, gs->keep_cxt);
+	MemoryContextReset(gs->batch_cxt);
+
+	old = MemoryContextSwitchTo(gs->batch_cxt);
+	questions = evaluate_questions(node, gs);
+	conversation = evaluate_conversation(node, gs, &conv_null);
+	MemoryContextSwitchTo(old);
+
+	if (questions == NIL || conv_null)
+	{
+		/* question = NULL is never true */
+		if (kept)
+			genie_answer_free(kept);
+		gs->done = true;
+		return;
+	}
+
+	if (kept && list_length(questions) == 1 &&
+		strcmp(kept->question, (char *) linitial(questions)) == 0 &&
+		(conversation == NULL || same_string(kept->conversation_id, conversation)))
+	{
+		MemoryContextSetParent(kept->cxt, gs->batch_cxt);
+		begin_answer(gs, kept);
+		return;
+	}
+	if (kept)
+		genie_answer_free(kept);
+
+	old = MemoryContextSwitchTo(gs->batch_cxt);
+	gs->set = genie_askset_create(gs->opts, gs->opts->max_concurrent, &gs->stats);
+	foreach(lc, questions)
+		genie_askset_add(gs->set, (char *) lfirst(lc), conversation);
+	gs->nquestions = list_length(questions);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -504,70 +760,125 @@ next_chunk(GenieScanState *gs)
 	return true;
 }
 
+/*
+ * finish_answer
+ *		All rows of the current answer were returned.  A single question's
+ *		answer is kept for a rescan; with several, each is freed at once so
+ *		memory stays bounded.
+ */
+static void
+finish_answer(GenieScanState *gs)
+{
+	const GdStatement *st = &gs->answer->statement;
+
+	if (gs->answer->has_result && st->total_row_count > 0 &&
+		gs->rows_returned != st->total_row_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie's answer ended after %lld rows, but its manifest announced %lld",
+						(long long) gs->rows_returned, (long long) st->total_row_count)));
+	gs->answer_exhausted = true;
+	gs->chunk = NULL;
+	if (gs->nquestions > 1)
+	{
+		genie_answer_free(gs->answer);
+		gs->answer = NULL;
+	}
+}
+
 static TupleTableSlot *
 genieIterateForeignScan(ForeignScanState *node)
 {
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	const GdStatement *st;
 
 	ExecClearTuple(slot);
 	if (!gs->started)
-		start_answer(node, gs);
-	if (gs->done)
-		return slot;
-
+		start_scan(node, gs);
 	MemoryContextReset(gs->row_cxt);
 
-	if (gs->metadata_row_pending)
+	for (;;)
 	{
-		MemoryContext old = MemoryContextSwitchTo(gs->row_cxt);
+		GenieAnswer *a = gs->answer;
 
-		gs->conv->rownum = 1;
-		genie_convert_row(gs->conv, gs->answer, NULL, NULL, NULL, 0,
-						  slot->tts_values, slot->tts_isnull);
-		MemoryContextSwitchTo(old);
-		gs->metadata_row_pending = false;
-		gs->done = true;
-		return ExecStoreVirtualTuple(slot);
-	}
-
-	st = &gs->answer->statement;
-	while (gs->next_row >= gs->chunk->nrows)
-	{
-		if (!next_chunk(gs))
-		{
-			gs->done = true;
-			if (st->total_row_count > 0 && gs->rows_returned != st->total_row_count)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("Genie's answer ended after %lld rows, but its manifest announced %lld",
-								(long long) gs->rows_returned, (long long) st->total_row_count)));
+		if (gs->done)
 			return slot;
+
+		if (a == NULL || gs->answer_exhausted)
+		{
+			GenieAnswer *next;
+			instr_time	start,
+						end;
+
+			if (gs->set == NULL)
+			{
+				gs->done = true;
+				continue;
+			}
+			INSTR_TIME_SET_CURRENT(start);
+			next = genie_askset_next(gs->set);
+			INSTR_TIME_SET_CURRENT(end);
+			INSTR_TIME_SUBTRACT(end, start);
+			gs->answer_seconds += INSTR_TIME_GET_DOUBLE(end);
+			if (next == NULL)
+			{
+				gs->done = true;
+				continue;
+			}
+			if (a != NULL && gs->nquestions == 1)
+				genie_answer_free(a);
+			begin_answer(gs, next);
+			continue;
+		}
+
+		if (gs->metadata_row_pending)
+		{
+			MemoryContext old = MemoryContextSwitchTo(gs->row_cxt);
+
+			gs->conv->rownum = 1;
+			genie_convert_row(gs->conv, a, NULL, NULL, NULL, 0,
+							  slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(old);
+			gs->metadata_row_pending = false;
+			gs->answer_exhausted = true;
+			return ExecStoreVirtualTuple(slot);
+		}
+
+		if (gs->chunk == NULL)
+		{
+			gs->answer_exhausted = true;
+			continue;
+		}
+		if (gs->next_row >= gs->chunk->nrows)
+		{
+			if (!next_chunk(gs))
+				finish_answer(gs);
+			continue;
+		}
+
+		{
+			const GdStatement *st = &a->statement;
+			const GdChunk *c = gs->chunk;
+			int64		first = c->row_start[gs->next_row];
+			int			nvalues = (int) (c->row_start[gs->next_row + 1] - first);
+			MemoryContext old;
+
+			gs->rows_returned++;
+			gs->conv->rownum = gs->rows_returned;
+			if (nvalues != st->ncolumns)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg_plural("row %lld of Genie's answer has %d value, but its schema has %d columns",
+									   "row %lld of Genie's answer has %d values, but its schema has %d columns",
+									   nvalues, (long long) gs->rows_returned, nvalues, st->ncolumns)));
+			old = MemoryContextSwitchTo(gs->row_cxt);
+			genie_convert_row(gs->conv, a, st, c->values + first, c->lens + first,
+							  nvalues, slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(old);
+			gs->next_row++;
+			return ExecStoreVirtualTuple(slot);
 		}
 	}
-
-	{
-		const GdChunk *c = gs->chunk;
-		int64		first = c->row_start[gs->next_row];
-		int			nvalues = (int) (c->row_start[gs->next_row + 1] - first);
-		MemoryContext old;
-
-		gs->rows_returned++;
-		gs->conv->rownum = gs->rows_returned;
-		if (nvalues != st->ncolumns)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg_plural("row %lld of Genie's answer has %d value, but its schema has %d columns",
-								   "row %lld of Genie's answer has %d values, but its schema has %d columns",
-								   nvalues, (long long) gs->rows_returned, nvalues, st->ncolumns)));
-		old = MemoryContextSwitchTo(gs->row_cxt);
-		genie_convert_row(gs->conv, gs->answer, st, c->values + first, c->lens + first,
-						  nvalues, slot->tts_values, slot->tts_isnull);
-		MemoryContextSwitchTo(old);
-		gs->next_row++;
-	}
-	return ExecStoreVirtualTuple(slot);
 }
 
 static void
@@ -575,14 +886,20 @@ genieReScanForeignScan(ForeignScanState *node)
 {
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
 
-	/* start over; the question is evaluated again and asked if it changed */
+	/* start over; questions are evaluated again and asked if they changed */
+	if (gs->set)
+		genie_askset_abandon(gs->set);
 	gs->started = false;
 }
 
 static void
 genieEndForeignScan(ForeignScanState *node)
 {
-	/* all memory belongs to es_query_cxt; curl is per backend */
+	GenieScanState *gs = (GenieScanState *) node->fdw_state;
+
+	/* questions still in flight (LIMIT stopped early) are abandoned */
+	if (gs && gs->set)
+		genie_askset_abandon(gs->set);
 }
 
 static void
@@ -591,34 +908,50 @@ genieExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	char	   *question = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateQuestionText));
 	char	   *space = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateSpaceId));
+	bool		is_array = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateQuestionIsArray)) != 0;
+	char	   *conversation = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateConversationText));
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
 
 	if (space[0])
 		ExplainPropertyText("Genie Space", space, es);
-	ExplainPropertyText("Genie Question", question[0] ? question : "(none)", es);
+	ExplainPropertyText(is_array ? "Genie Questions" : "Genie Question",
+						question[0] ? question : "(none)", es);
+	if (conversation[0])
+		ExplainPropertyText("Genie Follow-up In", conversation, es);
 
-	if (es->analyze && gs && gs->answer)
+	if (es->analyze && gs && gs->answers > 0)
 	{
 		GenieAnswer *a = gs->answer;
 
-		ExplainPropertyText("Genie Conversation", a->conversation_id, es);
-		ExplainPropertyText("Genie Message", a->message_id, es);
-		if (a->message.statement_id)
-			ExplainPropertyText("Genie Statement", a->message.statement_id, es);
-		if (a->message.sql)
+		if (gs->answers > 1 || gs->nquestions > 1)
 		{
-			char	   *sql = pstrdup(a->message.sql);
-
-			/* one line in text format, as the SQL is for reading there */
-			if (es->format == EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("Genie Answers", NULL, gs->answers, es);
+			if (gs->cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+				ExplainPropertyInteger("Genie Cache Hits", NULL, gs->cache_hits, es);
+		}
+		else if (a)
+		{
+			ExplainPropertyText("Genie Conversation", a->conversation_id, es);
+			ExplainPropertyText("Genie Message", a->message_id, es);
+			if (a->message.statement_id)
+				ExplainPropertyText("Genie Statement", a->message.statement_id, es);
+			if (a->message.sql)
 			{
-				char	   *p;
+				char	   *sql = pstrdup(a->message.sql);
 
-				for (p = sql; *p; p++)
-					if (*p == '\n' || *p == '\r' || *p == '\t')
-						*p = ' ';
+				/* one line in text format, as the SQL is for reading there */
+				if (es->format == EXPLAIN_FORMAT_TEXT)
+				{
+					char	   *p;
+
+					for (p = sql; *p; p++)
+						if (*p == '\n' || *p == '\r' || *p == '\t')
+							*p = ' ';
+				}
+				ExplainPropertyText("Genie SQL", sql, es);
 			}
-			ExplainPropertyText("Genie SQL", sql, es);
+			if (a->from_cache)
+				ExplainPropertyText("Genie Cache", "hit", es);
 		}
 		ExplainPropertyInteger("Genie Polls", NULL, gs->stats.polls, es);
 		ExplainPropertyInteger("Genie Requests", NULL, gs->stats.requests, es);

@@ -13,6 +13,8 @@
  *					error reporting
  *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
  *	convert.c		answer values to Datums, column mapping, jsonb rows
+ *	cache.c			the answer cache
+ *	limiter.c		the cross-backend question limiter, counters
  *
  * This header must not include json-c (its json_object clashes with
  * utils/builtins.h); decoded responses come from genie_decode.h, which is
@@ -67,6 +69,8 @@ typedef struct GenieOptions
 	double		request_timeout;
 	int64		max_response_size;	/* bytes */
 	double		questions_per_minute;	/* 0: the GUC's value */
+	int			max_concurrent; /* questions in flight at once */
+	double		cache_ttl;		/* seconds answers are cached; 0: off */
 } GenieOptions;
 
 /* What a foreign-table column holds (column option "genie"). */
@@ -166,25 +170,52 @@ typedef struct GenieCallStats
 /* An answered question: the final message and its statement. */
 typedef struct GenieAnswer
 {
+	MemoryContext cxt;			/* everything of this answer */
 	char	   *question;
 	char	   *conversation_id;
 	char	   *message_id;
 	GdMessage	message;
 	bool		has_result;
+	bool		from_cache;
 	GdStatement statement;		/* with the first chunk */
 } GenieAnswer;
 
+typedef struct GenieAskSet GenieAskSet;
+
 extern GdArena *genie_arena(MemoryContext cxt);
-extern GenieAnswer *genie_ask(const GenieOptions *opts, const char *question,
-							  const char *conversation_id,
-							  GenieCallStats *stats);
-extern void genie_fetch_result(const GenieOptions *opts, GenieAnswer *answer,
-							   GenieCallStats *stats);
+extern GenieAskSet *genie_askset_create(const GenieOptions *opts,
+										int max_concurrent,
+										GenieCallStats *stats);
+extern void genie_askset_add(GenieAskSet *set, const char *question,
+							 const char *conversation_id);
+extern GenieAnswer *genie_askset_next(GenieAskSet *set);
+extern void genie_askset_abandon(GenieAskSet *set);
+extern void genie_answer_free(GenieAnswer *answer);
 extern bool genie_fetch_next_chunk(const GenieOptions *opts,
 								   const GenieAnswer *answer,
 								   const GdChunk *current, GdChunk *next,
 								   GenieCallStats *stats);
 extern void genie_sleep(double seconds);
+
+/* ----------
+ * cache.c
+ * ----------
+ */
+typedef struct GenieCachedAnswer
+{
+	char	   *conversation_id;
+	char	   *message_id;
+	char	   *message_body;	/* a get-message response */
+	size_t		message_len;
+	char	   *result_body;	/* a query-result response, or NULL */
+	size_t		result_len;
+} GenieCachedAnswer;
+
+extern void genie_cache_init(void);
+extern bool genie_cache_lookup(const GenieOptions *opts, const char *conversation,
+							   const char *question, GenieCachedAnswer *out);
+extern void genie_cache_store(const GenieOptions *opts, const char *conversation,
+							  const char *question, const GenieCachedAnswer *ans);
 
 /* ----------
  * convert.c

@@ -72,12 +72,15 @@ static const GenieOpt genie_opts[] = {
 	{"request_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
 	{"max_response_size", ForeignServerRelationId, OPT_SIZE, 1024, 1073741823},
 	{"questions_per_minute", ForeignServerRelationId, OPT_FACTOR, 0.1, 100000},
+	{"max_concurrent", ForeignServerRelationId, OPT_INT, 1, 64},
+	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
 
 	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_secret", UserMappingRelationId, OPT_STRING, 0, 0},
 
 	{"space_id", ForeignTableRelationId, OPT_STRING, 0, 0},
+	{"cache_ttl", ForeignTableRelationId, OPT_REAL, 0, 86400 * 7},
 
 	{"genie", AttributeRelationId, OPT_GENIE_KIND, 0, 0},
 	{"column_name", AttributeRelationId, OPT_STRING, 0, 0},
@@ -91,6 +94,7 @@ static const char *const genie_kind_names[] = {
 };
 
 #define DEFAULT_MAX_RETRIES			5
+#define DEFAULT_MAX_CONCURRENT		4
 #define DEFAULT_INITIAL_BACKOFF		1.0
 #define DEFAULT_MAX_BACKOFF			60.0
 #define DEFAULT_BACKOFF_MULTIPLIER	2.0
@@ -412,6 +416,10 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->client_id = pstrdup(defGetString(def));
 	else if (strcmp(n, "client_secret") == 0)
 		opts->client_secret = pstrdup(defGetString(def));
+	else if (strcmp(n, "cache_ttl") == 0)
+		opts->cache_ttl = option_real(def, o);
+	else if (strcmp(n, "max_concurrent") == 0)
+		opts->max_concurrent = (int) option_int(def, o);
 	else if (strcmp(n, "max_retries") == 0)
 		opts->max_retries = (int) option_int(def, o);
 	else if (strcmp(n, "max_response_size") == 0)
@@ -459,6 +467,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	opts->serverid = serverid;
 	opts->server_name = pstrdup(server->servername);
 	opts->max_retries = DEFAULT_MAX_RETRIES;
+	opts->max_concurrent = DEFAULT_MAX_CONCURRENT;
 	opts->initial_backoff = DEFAULT_INITIAL_BACKOFF;
 	opts->max_backoff = DEFAULT_MAX_BACKOFF;
 	opts->backoff_multiplier = DEFAULT_BACKOFF_MULTIPLIER;

@@ -61,6 +61,11 @@ else
 	say "SKIP sdk-conformance (no npm on this machine)"
 fi
 suite regress regress
+if command -v clang >/dev/null 2>&1; then
+	suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash "$GENIE_ROOT/test/fuzz/run.sh"
+else
+	say "SKIP fuzz (no clang on this machine)"
+fi
 for t in "$GENIE_ROOT"/test/integration/*.sh; do
 	[ -e "$t" ] || continue
 	suite "$(basename "$t" .sh)" bash "$t"

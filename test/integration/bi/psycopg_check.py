@@ -162,6 +162,7 @@ def prepared(conn, mode):
     if len(stmts) != 1:
         return
     name, text, ptypes, from_sql, generic, custom = stmts[0]
+    print(f"# prepared ({mode}): statement {name}: generic_plans={generic} custom_plans={custom}")
     check(f"prepared ({mode}): prepared over the protocol with $1 ({name})",
           not from_sql and "question = $1" in text and ptypes == ["text"], stmts[0])
     if mode == "force_generic_plan":

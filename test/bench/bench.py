@@ -1,0 +1,774 @@
+#!/usr/bin/env python3
+"""The benchmark driver behind test/bench/run.sh (which sets up what it needs; run that).
+
+Measures genie_fdw (through psql) side by side with a seed-style Python client (seed_client.py),
+Databricks' official JavaScript SDK (sdk_client.mjs) and raw curl, against the benchmark emulator:
+  1. answer latency: time to first row minus the emulator's answer time T, and polls;
+  2. throughput: rows per second and peak RSS for large answers, against the curl + json-c floor;
+  3. concurrency: 8 questions in one statement versus the same 8 asked one after another;
+  4. CPU per row: instructions per answer row under callgrind, split by stage.
+Prints the tables and writes BENCHMARKS.md.  It reports figures; it does not fail on them.
+
+Environment (from run.sh): GENIE_EMULATOR_URL, GENIE_TMP, PG_BIN, GENIE_BENCH_MODULE, and PGHOST,
+PGPORT, PGUSER, PGDATABASE of the throw-away cluster.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SPACE = "01f0000000000000000000000000000a"
+TOKEN = os.environ.get("GENIE_TOKEN", "dapi-emulator-token")
+URL = os.environ.get("GENIE_EMULATOR_URL", "")
+TMP = os.environ.get("GENIE_TMP", "")
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+MODULE = os.environ.get("GENIE_BENCH_MODULE", "")
+
+CHUNK_ROWS = 25000            # the emulator's chunk size for every run (set in run.sh)
+COLUMNS = "(question text, id bigint, name text, qty int, amount numeric(12,2), ts timestamptz, flag boolean)"
+LATENCY_QUESTION = "Generate 100 rows"
+CONCURRENT_QUESTIONS = ["Generate %d rows" % n for n in range(101, 109)]
+CONCURRENT_T = 3.0
+CALLGRIND_ROWS = 50000
+CLIENTS = ["python", "js", "fdw"]
+NAMES = {"python": "Python seed-style client", "js": "JS SDK (@databricks/sdk-experimental)",
+         "fdw": "genie_fdw (psql)", "curl": "curl (transfer floor)"}
+
+
+def log(msg):
+    print("==> " + msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Processes, the emulator, psql
+# --------------------------------------------------------------------------------------------
+
+class Proc:
+    def __init__(self, rc, out, err, wall, maxrss_kb):
+        self.rc, self.out, self.err, self.wall, self.maxrss_kb = rc, out, err, wall, maxrss_kb
+
+
+def run(cmd, stdin_text=None, cwd=None):
+    """Run a command; its wall time and its own peak RSS (wait4's ru_maxrss, KiB)."""
+    with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, \
+            tempfile.TemporaryFile() as ferr:
+        if stdin_text is not None:
+            fin.write(stdin_text.encode("utf-8"))
+            fin.seek(0)
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=ferr, cwd=cwd)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        return Proc(p.returncode, fout.read().decode("utf-8", "replace"),
+                    ferr.read().decode("utf-8", "replace"), wall, ru.ru_maxrss)
+
+
+def must(p, what):
+    if p.rc != 0:
+        raise SystemExit("bench: %s failed (exit %d):\n%s\n%s" % (what, p.rc, p.out[-2000:], p.err[-2000:]))
+    return p
+
+
+def control(method, path, obj=None):
+    data = json.dumps(obj).encode("utf-8") if obj is not None else None
+    req = urllib.request.Request(URL + "/__emulator/" + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        body = r.read()
+    return json.loads(body) if body else {}
+
+
+def emu_reset(**config):
+    control("POST", "reset", {})
+    if config:
+        control("POST", "config", config)
+
+
+def emu_polls():
+    """requests.get_message of the emulator's stats (what `emuctl stats requests.get_message` shows)."""
+    return control("GET", "stats")["requests"].get("get_message", 0)
+
+
+def api(method, path, obj=None):
+    data = json.dumps(obj).encode("utf-8") if obj is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method,
+                                 headers={"Authorization": "Bearer " + TOKEN,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read())
+
+
+def psql(script, check=True):
+    p = run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+            stdin_text=script)
+    if check:
+        must(p, "psql")
+    return p
+
+
+def psql_times(out):
+    return [float(x) / 1000.0 for x in re.findall(r"^Time: ([\d.]+) ms", out, re.M)]
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def client(kind, questions):
+    """Run the Python or JS client on questions; (its JSON report, Proc)."""
+    if kind == "python":
+        cmd = [sys.executable, os.path.join(HERE, "seed_client.py")]
+    else:
+        cmd = ["node", os.path.join(HERE, "sdk_client.mjs")]
+    p = must(run(cmd + [URL, TOKEN, SPACE] + list(questions), cwd=HERE), kind + " client")
+    return json.loads(p.out.strip().splitlines()[-1]), p
+
+
+def setup_sql():
+    """Two scripts: the extension, then servers and tables (in a new session: the first one has
+    loaded the installed module, and a backend cannot load a second copy of it)."""
+    first = ["CREATE EXTENSION IF NOT EXISTS genie_fdw;"]
+    if MODULE:
+        # the module built at the start of this run (see run.sh), not whatever is installed later
+        first.append("UPDATE pg_proc SET probin = %s WHERE probin = '$libdir/genie_fdw';" % sql_str(MODULE))
+    second = []
+    for name, extra in [("bench_default", ""), ("bench_fast", ", poll_interval '0.01'")]:
+        second.append("CREATE SERVER %s FOREIGN DATA WRAPPER genie_fdw OPTIONS (host %s, space_id %s%s);"
+                      % (name, sql_str(URL), sql_str(SPACE), extra))
+        second.append("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token %s);" % (name, sql_str(TOKEN)))
+    second.append("CREATE FOREIGN TABLE gen %s SERVER bench_default;" % COLUMNS)
+    second.append("CREATE FOREIGN TABLE gen_fast %s SERVER bench_fast;" % COLUMNS)
+    return first, second
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Answer latency
+# --------------------------------------------------------------------------------------------
+
+def fdw_first_row():
+    p = psql("\\timing on\nSELECT id FROM gen WHERE question = %s LIMIT 1;\n" % sql_str(LATENCY_QUESTION))
+    return psql_times(p.out)[0]
+
+
+def bench_latency(ts, reps):
+    res = {}
+    for t in ts:
+        for rep in range(reps[t]):
+            for kind in CLIENTS:
+                emu_reset(answer_seconds=t)
+                if kind == "fdw":
+                    first = fdw_first_row()
+                else:
+                    first = client(kind, [LATENCY_QUESTION])[0]["results"][0]["first_row"]
+                polls = emu_polls()
+                res.setdefault((t, kind), []).append((first - t, polls))
+                log("latency T=%g s %-6s run %d: first row %.3f s after T, %d polls"
+                    % (t, kind, rep + 1, first - t, polls))
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Throughput and memory
+# --------------------------------------------------------------------------------------------
+
+def fdw_copy(n):
+    q = sql_str("Generate %d rows" % n)
+    script = """EXPLAIN SELECT * FROM gen_fast WHERE question = 'load the module; nothing is asked';
+SELECT pg_backend_pid() \\gset
+\\setenv GENIE_BENCH_PID :pg_backend_pid
+SELECT 'rss_before ' || substring(pg_read_file('/proc/self/status') from 'VmRSS:\\s*(\\d+)');
+\\! echo 5 > /proc/$GENIE_BENCH_PID/clear_refs
+\\timing on
+COPY (SELECT * FROM gen_fast WHERE question = %s) TO '/dev/null';
+\\timing off
+SELECT 'hwm_after ' || substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s*(\\d+)');
+""" % q
+    p = psql(script)
+    before = int(re.search(r"rss_before (\d+)", p.out).group(1))
+    hwm = int(re.search(r"hwm_after (\d+)", p.out).group(1))
+    return psql_times(p.out)[0], before, hwm
+
+
+def ask_statement(question):
+    """Ask through the API (untimed) and return the statement id and chunk count of the answer."""
+    st = api("POST", "/api/2.0/genie/spaces/%s/start-conversation" % SPACE, {"content": question})
+    path = "/api/2.0/genie/spaces/%s/conversations/%s/messages/%s" % (SPACE, st["conversation_id"], st["message_id"])
+    for _ in range(600):
+        msg = api("GET", path)
+        if msg["status"] == "COMPLETED":
+            break
+        time.sleep(0.05)
+    sid = [a["query"] for a in msg["attachments"] if "query" in a][-1]["statement_id"]
+    stmt = api("GET", "/api/2.0/sql/statements/%s" % sid)
+    return sid, stmt["manifest"]["total_chunk_count"]
+
+
+def chunk_urls(sid, nchunks):
+    return ([URL + "/api/2.0/sql/statements/%s" % sid] +
+            [URL + "/api/2.0/sql/statements/%s/result/chunks/%d" % (sid, i) for i in range(1, nchunks)])
+
+
+def curl_fetch(urls, outdir=None):
+    cfg = os.path.join(TMP, "curl.cfg")
+    with open(cfg, "w") as f:
+        f.write('header = "Authorization: Bearer %s"\n' % TOKEN)
+        for i, u in enumerate(urls):
+            out = os.path.join(outdir, "chunk%04d.json" % i) if outdir else "/dev/null"
+            f.write('url = "%s"\noutput = "%s"\n' % (u, out))
+    p = must(run(["curl", "-sS", "--fail", "-K", cfg, "-w", "%{size_download}\\n"]), "curl")
+    return p.wall, sum(int(x) for x in p.out.split()), p.maxrss_kb
+
+
+def jsonc_parser():
+    exe = os.path.join(TMP, "jsonc_parse")
+    if not os.path.exists(exe):
+        flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "json-c"], text=True).split()
+        must(run(["gcc", "-O2", "-o", exe, os.path.join(HERE, "jsonc_parse.c")] + flags), "building jsonc_parse")
+    return exe
+
+
+def bench_throughput(sizes, reps):
+    res = {}
+    for n in sizes:
+        q = "Generate %d rows" % n
+        emu_reset(answer_seconds=0)
+        t0 = time.monotonic()
+        client("python", [q])            # fills the emulator's cache; not measured
+        log("throughput %d rows: emulator rendered the answer in %.1f s (cached from now on)"
+            % (n, time.monotonic() - t0))
+        for rep in range(reps):
+            for kind in CLIENTS + ["curl"]:
+                emu_reset(answer_seconds=0)
+                if kind == "fdw":
+                    secs, before, hwm = fdw_copy(n)
+                    r = {"secs": secs, "rss_kb": hwm, "rss_before_kb": before}
+                elif kind == "curl":
+                    sid, nchunks = ask_statement(q)
+                    secs, nbytes, rss = curl_fetch(chunk_urls(sid, nchunks))
+                    r = {"secs": secs, "rss_kb": rss, "bytes": nbytes, "chunks": nchunks}
+                else:
+                    j, p = client(kind, [q])
+                    a = j["results"][0]
+                    if a["rows"] != n:
+                        raise SystemExit("bench: %s read %d rows of %d" % (kind, a["rows"], n))
+                    r = {"secs": a["last_row"], "answered": a["answered"], "rss_kb": p.maxrss_kb}
+                res.setdefault((n, kind), []).append(r)
+                log("throughput %d rows %-6s run %d: %.3f s, peak RSS %.0f MB"
+                    % (n, kind, rep + 1, r["secs"], r["rss_kb"] / 1024))
+        # the JSON parsing floor: json-c on the same bytes
+        emu_reset(answer_seconds=0)
+        sid, nchunks = ask_statement(q)
+        d = tempfile.mkdtemp(dir=TMP)
+        curl_fetch(chunk_urls(sid, nchunks), d)
+        files = sorted(os.path.join(d, f) for f in os.listdir(d))
+        p = must(run([jsonc_parser(), "3"] + files), "jsonc_parse")
+        best, rows, values, nbytes, _ = p.out.split()
+        res[(n, "parse")] = [{"secs": float(best), "bytes": int(nbytes), "rows": int(rows)}]
+        shutil.rmtree(d)
+        log("throughput %d rows: json-c parses the %.1f MB in %.3f s" % (n, int(nbytes) / 1e6, float(best)))
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Concurrency
+# --------------------------------------------------------------------------------------------
+
+def bench_concurrency():
+    res = {}
+    expected = sum(int(q.split()[1]) for q in CONCURRENT_QUESTIONS)
+    for kind in ["python", "js"]:
+        emu_reset(answer_seconds=CONCURRENT_T)
+        j, _ = client(kind, CONCURRENT_QUESTIONS)
+        res[kind] = {"secs": j["wall"], "polls": emu_polls()}
+        log("concurrency %-6s one after another: %.2f s" % (kind, j["wall"]))
+    emu_reset(answer_seconds=CONCURRENT_T)
+    script = "\\timing on\n" + "".join("SELECT count(*) FROM gen WHERE question = %s;\n" % sql_str(q)
+                                       for q in CONCURRENT_QUESTIONS)
+    p = psql(script)
+    res["fdw_seq"] = {"secs": sum(psql_times(p.out)), "polls": emu_polls()}
+    log("concurrency fdw    one after another: %.2f s" % res["fdw_seq"]["secs"])
+    emu_reset(answer_seconds=CONCURRENT_T)
+    inlist = ", ".join(sql_str(q) for q in CONCURRENT_QUESTIONS)
+    p = psql("\\timing on\nSELECT count(*) FROM gen WHERE question IN (%s);\n" % inlist, check=False)
+    if p.rc == 0:
+        count = int(p.out.split()[0])
+        res["fdw_in"] = {"secs": psql_times(p.out)[0], "polls": emu_polls(), "count": count,
+                         "ok": count == expected}
+        log("concurrency fdw    IN (8 questions): %.2f s, count %d (expected %d)"
+            % (res["fdw_in"]["secs"], count, expected))
+    else:
+        err = p.err.strip().splitlines()[0] if p.err.strip() else "exit %d" % p.rc
+        res["fdw_in"] = {"error": err, "unsupported": "needs a question" in p.err}
+        log("concurrency fdw    IN (8 questions): not measured: %s" % err)
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# 4. CPU per row under callgrind
+# --------------------------------------------------------------------------------------------
+
+ANNOT_RX = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.+?) \[(.+)\]\s*$")
+
+
+def annotate(path):
+    out = subprocess.check_output(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                                  text=True, errors="replace")
+    funcs = {}
+    total = None
+    for line in out.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+PROGRAM TOTALS", line)
+        if m:
+            total = int(m.group(1).replace(",", ""))
+            continue
+        m = ANNOT_RX.match(line)
+        if not m:
+            continue
+        name = m.group(2).rsplit(":", 1)[-1]
+        if re.search(r"'\d+$", name):        # a deeper recursion level: its inclusive cost repeats
+            continue
+        name = name.split(".", 1)[0]           # gd_parse.constprop.0 -> gd_parse
+        funcs[name] = max(funcs.get(name, 0), int(m.group(1).replace(",", "")))
+    funcs["TOTAL"] = total or 0
+    return funcs
+
+
+def bench_callgrind():
+    cg = os.path.join(TMP, "callgrind")
+    data = os.path.join(cg, "data")
+    os.makedirs(cg)
+    shutil.chown(cg, "postgres", "postgres")
+    must(run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "initdb"), "-D", data, "-A", "trust",
+              "-U", "postgres", "--no-sync"], cwd=cg), "initdb for callgrind")
+    single = [os.path.join(PG_BIN, "postgres"), "--single", "-D", data, "-c", "fsync=off", "postgres"]
+    # single-user mode: one statement per line; the cg server polls every 10 ms (answer_seconds is 0)
+    first, second = setup_sql()
+    second = [l.replace("bench_fast", "cg") for l in second if "bench_default" not in l
+              and "FOREIGN TABLE gen " not in l]
+    second = [l.replace("FOREIGN TABLE gen_fast", "FOREIGN TABLE gen") for l in second]
+    for script in (first, second):
+        p = must(run(["runuser", "-u", "postgres", "--"] + single, stdin_text="\n".join(script) + "\n", cwd=cg),
+                 "single-user set-up")
+        if "ERROR" in p.out or "ERROR" in p.err:
+            raise SystemExit("bench: single-user set-up failed:\n" + p.out[-2000:] + p.err[-2000:])
+    emu_reset(answer_seconds=0)
+    client("python", ["Generate %d rows" % CALLGRIND_ROWS])      # fill the emulator's cache
+    prof = {}
+    for n in (1, CALLGRIND_ROWS):
+        emu_reset(answer_seconds=0)
+        out = os.path.join(cg, "callgrind.%d.out" % n)
+        p = run(["runuser", "-u", "postgres", "--", "valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+                + single, stdin_text="COPY (SELECT * FROM gen WHERE question = 'Generate %d rows') TO '/dev/null'\n" % n,
+                cwd=cg)
+        if p.rc != 0 or "ERROR" in p.out:
+            raise SystemExit("bench: callgrind run failed:\n%s\n%s" % (p.out[-2000:], p.err[-2000:]))
+        prof[n] = annotate(out)
+        log("callgrind %d rows: %d instructions in total" % (n, prof[n]["TOTAL"]))
+    base, big = prof[1], prof[CALLGRIND_ROWS]
+    rows = CALLGRIND_ROWS - 1
+
+    def per_row(*names):
+        if not all(n in big for n in names):
+            return None
+        return sum(big[n] - base.get(n, 0) for n in names) / rows
+
+    return {"per_row": per_row, "big": big, "base": base}
+
+
+def callgrind_table(cg):
+    pr = cg["per_row"]
+    total = pr("TOTAL")
+    iterate = pr("genieIterateForeignScan")
+    transfer = pr("http_perform")
+    decode = pr("gd_decode_statement", "gd_decode_chunk")
+    parse = pr("json_tokener_parse_ex")
+    walk = pr("gd_chunk_from")
+    convert = pr("genie_convert_row")
+    infunc = pr("InputFunctionCall")
+    text = pr("server_string")
+    rows = []
+
+    def add(label, v, of=None, note=""):
+        rows.append((label, v, (v / of) if (v is not None and of) else None, note))
+
+    add("whole backend (COPY ... TO '/dev/null')", total, total)
+    add("genie_fdw scan (genieIterateForeignScan, inclusive)", iterate, total)
+    add("  HTTP transfer (http_perform: libcurl, body buffer)", transfer, total)
+    add("  JSON decoding (gd_decode_statement + gd_decode_chunk)", decode, total)
+    add("    json-c parse into a tree (json_tokener_parse_ex)", parse, total)
+    add("    walk the tree, copy values into the arena (gd_chunk_from)", walk, total)
+    if decode is not None and parse is not None and walk is not None:
+        add("    free the tree (json_object_put) and the rest", decode - parse - walk, total)
+    add("  conversion (genie_convert_row)", convert, total)
+    add("    input functions (InputFunctionCall)", infunc, total)
+    add("    UTF-8 check, encoding, copy (server_string)", text, total)
+    if convert is not None and infunc is not None and text is not None:
+        add("    the rest of genie_convert_row", convert - infunc - text, total)
+    if None not in (iterate, transfer, decode, convert):
+        add("  the rest of the scan (memory contexts, slot, loop)", iterate - transfer - decode - convert, total)
+    if None not in (total, iterate):
+        add("outside genie_fdw (executor, COPY's output functions)", total - iterate, total)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Machine, versions
+# --------------------------------------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        return subprocess.check_output(cmd, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
+    except subprocess.CalledProcessError:
+        return "?"
+
+
+def machine_info():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    sdk = "?"
+    try:
+        with open(os.path.join(HERE, "node_modules", "@databricks", "sdk-experimental", "package.json")) as f:
+            sdk = json.load(f)["version"]
+    except OSError:
+        pass
+    commit = sh("git -C %s rev-parse --short HEAD" % ROOT)
+    dirty = sh("git -C %s status --porcelain -- src sql Makefile genie_fdw.control" % ROOT)
+    return [
+        ("machine", "%d cores (nproc), %s, %s RAM" % (os.cpu_count(), cpu, mem)),
+        ("OS", "Debian %s, Linux %s" % (sh("cat /etc/debian_version"), platform.release())),
+        ("PostgreSQL", psql("SELECT version();").out.strip()),
+        ("genie_fdw", "commit %s%s" % (commit, " plus uncommitted changes in src/ or sql/" if dirty else "")),
+        ("libcurl", sh("pkg-config --modversion libcurl") + " (curl CLI: %s)" % sh("curl --version | head -1 | cut -d' ' -f1-2")),
+        ("json-c", sh("pkg-config --modversion json-c")),
+        ("Python", platform.python_version()),
+        ("Node.js", sh("node --version")),
+        ("JS SDK", "@databricks/sdk-experimental " + sdk),
+        ("valgrind", sh("valgrind --version")),
+    ]
+
+
+def source_poll_schedule():
+    """The poll times genie_fdw's defaults give (src/option.c, src/genie_api.c), or None."""
+    try:
+        opt = open(os.path.join(ROOT, "src", "option.c")).read()
+        api_c = open(os.path.join(ROOT, "src", "genie_api.c")).read()
+        p = float(re.search(r"#define\s+DEFAULT_POLL_INTERVAL\s+([\d.]+)", opt).group(1))
+        m = float(re.search(r"#define\s+DEFAULT_MAX_POLL_INTERVAL\s+([\d.]+)", opt).group(1))
+        g = float(re.search(r"#define\s+POLL_GROWTH\s+([\d.]+)", api_c).group(1))
+    except (OSError, AttributeError):
+        return None
+    t, i, out = 0.0, p, []
+    while t < 25:
+        t += i
+        out.append(t)
+        i = min(i * g, m)
+    return p, m, g, out
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+def fmt_s(x, digits=2):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.*f s" % (digits, x)
+
+
+def fmt_rate(x):
+    return "n/a" if not x else "{:,.0f}".format(x)
+
+
+def fmt_mb(kb):
+    return "n/a" if kb is None else "%.0f MB" % (kb / 1024.0)
+
+
+def fmt_instr(x):
+    return "n/a" if x is None else "{:,.0f}".format(x)
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+class Report:
+    def __init__(self, args, info, lat, tput, conc, cg, started, elapsed):
+        self.args, self.info, self.lat, self.tput, self.conc, self.cg = args, info, lat, tput, conc, cg
+        self.started, self.elapsed = started, elapsed
+        self.ts = sorted({t for (t, _) in lat})
+        self.sizes = sorted({n for (n, _) in tput})
+        self.verdicts = []
+
+    # figures -----------------------------------------------------------------------------
+    def overhead(self, t, kind):
+        return median([o for o, _ in self.lat[(t, kind)]])
+
+    def polls(self, t, kind):
+        return median([p for _, p in self.lat[(t, kind)]])
+
+    def secs(self, n, kind):
+        return median([r["secs"] for r in self.tput[(n, kind)]])
+
+    def rate(self, n, kind):
+        s = self.secs(n, kind)
+        return n / s if s else None
+
+    def rss(self, n, kind):
+        return max(r["rss_kb"] for r in self.tput[(n, kind)])
+
+    def floor(self, n):
+        return self.secs(n, "curl") + self.secs(n, "parse")
+
+    def verdict(self, what, figure, ok):
+        self.verdicts.append((what, figure, "holds" if ok else ("n/a" if ok is None else "**misses**")))
+        return ok
+
+    # tables ------------------------------------------------------------------------------
+    def latency_table(self):
+        rows = []
+        for t in self.ts:
+            for kind in CLIENTS:
+                runs = self.lat[(t, kind)]
+                os_ = [o for o, _ in runs]
+                rows.append(("%g s" % t, NAMES[kind],
+                             "%.3f s (%.3f – %.3f)" % (median(os_), min(os_), max(os_)),
+                             ", ".join(str(p) for _, p in runs)))
+        return table(["T", "client", "time to first row − T: median (min – max)", "polls (get_message) per run"], rows)
+
+    def throughput_table(self):
+        rows = []
+        for n in self.sizes:
+            for kind in CLIENTS + ["curl"]:
+                extra = ""
+                if kind == "fdw":
+                    extra = " (backend; %s before the query)" % fmt_mb(max(r["rss_before_kb"] for r in self.tput[(n, kind)]))
+                elif kind in ("python", "js", "curl"):
+                    extra = " (process)"
+                rows.append(("{:,}".format(n), NAMES[kind], fmt_s(self.secs(n, kind), 3),
+                             fmt_rate(self.rate(n, kind)), fmt_mb(self.rss(n, kind)) + extra))
+            p = self.tput[(n, "parse")][0]
+            rows.append(("{:,}".format(n), "json-c parse of the same %.1f MB (no transfer)" % (p["bytes"] / 1e6),
+                         fmt_s(p["secs"], 3), fmt_rate(n / p["secs"]), ""))
+            rows.append(("{:,}".format(n), "**floor: curl + json-c parse**", fmt_s(self.floor(n), 3),
+                         fmt_rate(n / self.floor(n)), ""))
+        return table(["rows", "client", "time from asking to last row (median)", "rows/s", "peak RSS"], rows)
+
+    def concurrency_table(self):
+        c = self.conc
+        fin = c["fdw_in"]
+        base = fin.get("secs")
+        rows = []
+        for key, label, how in [("python", NAMES["python"], "8 questions one after another"),
+                                ("js", NAMES["js"], "8 questions one after another"),
+                                ("fdw_seq", NAMES["fdw"], "8 statements one after another"),
+                                ("fdw_in", NAMES["fdw"], "one statement: question IN (8 questions)")]:
+            r = c[key]
+            if "secs" in r:
+                ratio = ("%.2f" % (r["secs"] / base)) if base else "n/a"
+                rows.append((label, how, fmt_s(r["secs"]), r["polls"], ratio))
+            else:
+                rows.append((label, how, "n/a (%s)" % r["error"].replace("|", "/"), "", ""))
+        return table(["client", "form", "wall time", "polls", "wall time ÷ genie_fdw IN"], rows)
+
+    def cpu_table(self):
+        rows = [(label, fmt_instr(v), "" if share is None else "%.0f %%" % (100 * share), note)
+                for label, v, share, note in callgrind_table(self.cg)]
+        return table(["stage", "instructions per row", "share", ""], [r[:3] for r in rows])
+
+    # targets -----------------------------------------------------------------------------
+    def targets(self):
+        if self.verdicts:
+            return table(["target", "measured", "verdict"], self.verdicts)
+        for t in self.ts:
+            limit = max(0.15, 0.1 * t)
+            o = self.overhead(t, "fdw")
+            pf, ps = self.polls(t, "fdw"), self.polls(t, "js")
+            self.verdict("T = %g s: genie_fdw's first row ≤ %.2f s after T" % (t, limit), "%.3f s" % o, o <= limit)
+            self.verdict("T = %g s: genie_fdw polls ≤ the SDK waiter's" % t, "%g vs %g" % (pf, ps), pf <= ps)
+        n = self.sizes[-1]
+        rf, rp, rj = self.rate(n, "fdw"), self.rate(n, "python"), self.rate(n, "js")
+        self.verdict("%s rows: genie_fdw ≥ 2× the Python client's rows/s" % "{:,}".format(n),
+                     "%.2f×" % (rf / rp), rf >= 2 * rp)
+        self.verdict("%s rows: genie_fdw ahead of the JS SDK" % "{:,}".format(n), "%.2f×" % (rf / rj), rf > rj)
+        fl = self.floor(n)
+        self.verdict("%s rows: genie_fdw within 2× of the floor (curl + json-c parse)" % "{:,}".format(n),
+                     "%.2f× (%.3f s vs %.3f s)" % (self.secs(n, "fdw") / fl, self.secs(n, "fdw"), fl),
+                     self.secs(n, "fdw") <= 2 * fl)
+        lo, hi = self.rss(self.sizes[0], "fdw"), self.rss(n, "fdw")
+        self.verdict("backend peak RSS flat from {:,} to {:,} rows (within 10 %)".format(self.sizes[0], n),
+                     "%s → %s" % (fmt_mb(lo), fmt_mb(hi)), hi <= 1.1 * lo)
+        if len(self.sizes) > 2:
+            mid = self.rss(self.sizes[1], "fdw")
+            self.verdict("backend peak RSS flat from {:,} to {:,} rows (above one chunk)".format(self.sizes[1], n),
+                         "%s → %s" % (fmt_mb(mid), fmt_mb(hi)), hi <= 1.1 * mid)
+        return table(["target", "measured", "verdict"], self.verdicts)
+
+    # the document ----------------------------------------------------------------------------
+    def markdown(self, reading):
+        a = self.args
+        info = table(["", ""], self.info)
+        lines = [
+            "# Benchmarks",
+            "",
+            "genie_fdw side by side with what a user would otherwise pick, in one run. Produced by",
+            "`bash test/bench/run.sh%s` on %s (%.0f minutes); running it again rewrites this file."
+            % (" --quick" if a.quick else "", self.started, self.elapsed / 60),
+            "It reports and never fails on a figure; it is not part of `test/run-tests.sh` or CI.",
+            "",
+            "## Machine and versions",
+            "",
+            info,
+            "",
+            "## How it measures",
+            "",
+            METHOD.format(chunk=CHUNK_ROWS, chunk_f="{:,}".format(CHUNK_ROWS), lat_q=LATENCY_QUESTION,
+                          cg_rows="{:,}".format(CALLGRIND_ROWS), conc_t=CONCURRENT_T),
+            "",
+            "## 1. Answer latency",
+            "",
+            "The emulator completes the message T seconds after the question arrives; `%s`, one chunk."
+            % LATENCY_QUESTION,
+            "",
+            self.latency_table(),
+            "",
+            "## 2. Throughput and memory",
+            "",
+            "`Generate N rows` (6 columns: bigint, string, int, decimal(12,2), timestamp, boolean), "
+            "%s rows per chunk, answer_seconds 0. Median of %d runs; peak RSS is the largest of them."
+            % ("{:,}".format(CHUNK_ROWS), a.tput_reps),
+            "",
+            self.throughput_table(),
+            "",
+            "## 3. Concurrency",
+            "",
+            "8 questions (`Generate 101 rows` … `Generate 108 rows`), answer_seconds %g, no rate limit." % CONCURRENT_T,
+            "",
+            self.concurrency_table(),
+            "",
+            "## 4. CPU per answer row (callgrind)",
+            "",
+            "Instructions per row of `COPY (SELECT * FROM gen WHERE question = 'Generate %s rows') TO '/dev/null'` "
+            "in a single-user backend, minus the same with 1 row, divided by %s; inclusive counts "
+            "(callgrind_annotate --inclusive=yes). Repeatable to well under 1 %%." % (
+                "{:,}".format(CALLGRIND_ROWS), "{:,}".format(CALLGRIND_ROWS - 1)),
+            "",
+            self.cpu_table(),
+            "",
+            "## Targets",
+            "",
+            self.targets(),
+            "",
+            reading,
+        ]
+        return "\n".join(lines) + "\n"
+
+
+METHOD = """\
+- **Server**: `test/bench/bench_emulator.py`, the project's emulator (`test/genie_emulator.py`) with a cache
+  of the rendered result chunks. The plain emulator renders rows in Python at about 150,000 rows/s, which
+  would bound every client; the cache serves the same bytes (checked by `--selftest`) from memory. Every
+  run: `row_cap` 1,000,000, `chunk_rows` {chunk_f} (real inline chunks hold tens of thousands of rows),
+  no rate limit. The emulator and the client share the machine's cores.
+- **Python seed-style client** (`seed_client.py`, standard library only): what the seed's README
+  describes: start-conversation; the SDK waiter's polling (at once, then `min(attempt, 10)` s plus up to
+  1 s jitter); 429 backoff 1 s → 2 s → … → 60 s with 10 % jitter; then the Statement Execution API:
+  `GET /api/2.0/sql/statements/{{id}}` and every further chunk by `next_chunk_internal_link`, on one
+  keep-alive connection. Rows are `json.loads`ed and every value touched; values stay strings.
+- **JS SDK** (`sdk_client.mjs`, `@databricks/sdk-experimental`): `genie.startConversation(...).wait()`
+  (the SDK's waiter: at once, then `attempt` s + 50–750 ms jitter), `getMessageAttachmentQueryResult`,
+  then `statementExecution.getStatementResultChunkN` for every further chunk. Every value touched.
+- **curl**: one `curl -K` process fetching the statement and every chunk to `/dev/null` over one
+  connection (ids taken beforehand, untimed): the transfer floor. **json-c parse** (`jsonc_parse.c`):
+  the same bytes parsed from memory with genie_fdw's parser and flags, every value touched. The floor
+  is their sum.
+- **genie_fdw**: psql against a throw-away cluster, foreign table
+  `gen (question text, id bigint, name text, qty int, amount numeric(12,2), ts timestamptz, flag boolean)`.
+  Latency and concurrency use a server with **default options**; throughput uses one with
+  `poll_interval '0.01'` so that its answer phase (answer_seconds 0) is as short as the SDK
+  clients' immediate first poll. Times are psql's `\\timing` (from sending the query).
+- **Time to first row**: from the client's start of asking (the start-conversation request; psql:
+  the query) to the first row in hand. Python and JS: after the first chunk is parsed; genie_fdw:
+  `SELECT id ... LIMIT 1` returns. Question `{lat_q}`.
+- **Polls**: the emulator's `requests.get_message` after a reset, per run.
+- **Peak RSS**: clients: `ru_maxrss` of the client process (`wait4`). genie_fdw: the backend's
+  `VmHWM` from `/proc/self/status` (read with `pg_read_file` in the same session), after resetting the
+  high-water mark (`echo 5 > /proc/<pid>/clear_refs`) just before the query; the RSS before the query
+  is shown beside it.
+- **Concurrency**: genie_fdw asks `SELECT count(*) FROM gen WHERE question IN (...)` (8 questions in
+  one statement) and, for reference, the 8 as separate statements; the Python and JS clients ask the
+  8 one after another. Ratio = wall time ÷ genie_fdw's IN wall time.
+- **CPU per row**: `valgrind --tool=callgrind` on `postgres --single` (a separate small cluster,
+  the same extension, server `poll_interval '0.01'`), {cg_rows} rows minus a 1-row baseline, so the
+  start-up, the question and polling cancel out."""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="no T = 20 s runs; 200,000 rows at most")
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--reps", type=int, default=None, help="latency runs per T (default 3; 2 at T = 20)")
+    args = ap.parse_args([a for a in sys.argv[1:]])
+    if not URL or not TMP:
+        raise SystemExit("bench.py: run it through test/bench/run.sh")
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.monotonic()
+    if args.quick:
+        ts, sizes = [1, 5], [10000, 200000]
+        reps = {1: args.reps or 2, 5: args.reps or 2}
+        args.tput_reps = 2
+    else:
+        ts, sizes = [1, 5, 20], [10000, 100000, 1000000]
+        reps = {1: args.reps or 3, 5: args.reps or 3, 20: args.reps or 2}
+        args.tput_reps = 3
+
+    log("setting up the foreign tables")
+    for script in setup_sql():
+        psql("\n".join(script) + "\n")
+    info = machine_info()
+    log("1. answer latency (T = %s s)" % ", ".join("%g" % t for t in ts))
+    lat = bench_latency(ts, reps)
+    log("2. throughput (%s rows)" % ", ".join("{:,}".format(n) for n in sizes))
+    tput = bench_throughput(sizes, args.tput_reps)
+    log("3. concurrency")
+    conc = bench_concurrency()
+    log("4. CPU per row under callgrind")
+    cg = bench_callgrind()
+    rep = Report(args, info, lat, tput, conc, cg, started, time.monotonic() - t0)
+    reading = build_reading(rep)
+    doc = rep.markdown(reading)
+    with open(args.out, "w") as f:
+        f.write(doc)
+    print(doc)
+    log("wrote %s" % args.out)
+
+
+def build_reading(rep):
+    return "## Reading\n\n(to be written)\n"
+
+
+if __name__ == "__main__":
+    main()
