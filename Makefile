@@ -6,14 +6,15 @@
 
 MODULE_big = genie_fdw
 OBJS = src/genie_fdw.o src/option.o src/http.o src/genie_api.o \
-	src/genie_decode.o src/convert.o src/limiter.o src/cache.o
+	src/genie_decode.o src/convert.o src/limiter.o src/cache.o \
+	src/catalog.o
 PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
 
 EXTENSION = genie_fdw
 DATA = sql/genie_fdw--1.0.sql
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
-REGRESS = options basic types errors hostile oauth scale explain
+REGRESS = options basic types errors hostile oauth scale full catalog explain
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config

@@ -26,6 +26,20 @@ LANGUAGE C STRICT VOLATILE;
 
 COMMENT ON FUNCTION genie_fdw_cache_clear() IS 'empty this session''s cache of Genie answers; returns how many were dropped';
 
+CREATE FUNCTION genie_spaces(server name)
+RETURNS TABLE (space_id text, title text, description text)
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION genie_spaces(name) IS 'the Genie spaces the user of a genie_fdw server can see';
+
+CREATE FUNCTION genie_delete_conversations(server name, older_than interval, space_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION genie_delete_conversations(name, interval, text) IS 'delete the calling user''s Genie conversations older than an interval; returns how many';
+
 -- Counters per foreign server (limiter.c): cluster-wide when genie_fdw is in
 -- shared_preload_libraries, else this session's.  No secrets: any user may
 -- read them.

@@ -66,7 +66,7 @@ SELECT count(*) FROM h WHERE question = 'Which products generate the highest tot
 
 -- a result chunk that is gone (the statement expired on the service)
 \! python3 test/emuctl.py config chunk_rows=400
-\! python3 test/emuctl.py fault '{"endpoint": "statement_chunk", "action": "status", "status": 404}'
+\! python3 test/emuctl.py fault '{"endpoint": "statement_chunk", "action": "status", "status": 404, "count": 10}'
 SELECT count(*) FROM hgen WHERE question = 'Generate 1000 rows';
 \! python3 test/emuctl.py reset
 

@@ -584,7 +584,9 @@ typedef enum AskStep
 	STEP_POST,					/* ask: start conversation or create message */
 	STEP_POLL,					/* get message */
 	STEP_RESULT,				/* get the query result */
-	STEP_EXECUTE				/* run the attachment's query again */
+	STEP_EXECUTE,				/* run the attachment's query again */
+	STEP_DOWNLOAD,				/* start a full-result download */
+	STEP_DOWNLOAD_POLL			/* poll the download */
 } AskStep;
 
 typedef struct GenieAsk
@@ -607,6 +609,7 @@ typedef struct GenieAsk
 	double		started;		/* now_seconds() at the start */
 	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
 	char	   *last_status;
+	GdDownload	download;		/* full_results: the download's ids */
 	GenieCachedAnswer raw;		/* the bodies the answer came from, for
 								 * the answer cache */
 } GenieAsk;
@@ -713,6 +716,9 @@ step_what(const GenieAsk *ask)
 			return "a query result";
 		case STEP_EXECUTE:
 			return "a new run of Genie's query";
+		case STEP_DOWNLOAD:
+		case STEP_DOWNLOAD_POLL:
+			return "a full-result download";
 	}
 	return "a request";
 }
@@ -759,6 +765,18 @@ ask_set_step(GenieAsk *ask, AskStep step)
 			else
 				ask->url = space_url(opts, "/conversations/%s/messages/%s/query-result",
 									 url_segment(a->conversation_id), url_segment(a->message_id));
+			break;
+		case STEP_DOWNLOAD:
+			ask->url = space_url(opts, "/conversations/%s/messages/%s/attachments/%s/downloads",
+								 url_segment(a->conversation_id), url_segment(a->message_id),
+								 url_segment(msg->attachment_id));
+			break;
+		case STEP_DOWNLOAD_POLL:
+			ask->url = space_url(opts, "/conversations/%s/messages/%s/attachments/%s/downloads/%s?download_id_signature=%s",
+								 url_segment(a->conversation_id), url_segment(a->message_id),
+								 url_segment(msg->attachment_id),
+								 url_segment(ask->download.download_id),
+								 url_segment(ask->download.download_id_signature));
 			break;
 		case STEP_EXECUTE:
 			if (msg->attachment_id)
@@ -850,6 +868,13 @@ ask_terminal(GenieAsk *ask)
 
 	if (strcmp(msg->status, "COMPLETED") == 0)
 	{
+		if (opts->full_results && msg->attachment_id)
+		{
+			/* beyond Genie's row cap: a new run delivered as external links */
+			ask_set_step(ask, STEP_DOWNLOAD);
+			ask->phase = PH_SEND;
+			return;
+		}
 		if (msg->attachment_id || msg->statement_id)
 		{
 			ask_set_step(ask, STEP_RESULT);
@@ -987,8 +1012,16 @@ ask_response(GenieAsk *ask)
 								   Max(0.0, opts->answer_timeout - (now_seconds() - ask->started))));
 			}
 			break;
+		case STEP_DOWNLOAD:
+			if (!gd_decode_download(resp->body, resp->len, arena, &ask->download, &err))
+				report_decode_error(opts, resp, &err, "a full-result download");
+			ask_progress(ask, "downloading the full result");
+			ask_set_step(ask, STEP_DOWNLOAD_POLL);
+			ask->phase = PH_SEND;
+			break;
 		case STEP_RESULT:
 		case STEP_EXECUTE:
+		case STEP_DOWNLOAD_POLL:
 			{
 				GdStatement *st = &a->statement;
 
@@ -1008,8 +1041,15 @@ ask_response(GenieAsk *ask)
 					if (st->statement_id)
 						a->message.statement_id = st->statement_id;
 					a->has_result = true;
-					ask->raw.result_body = resp->body;
-					ask->raw.result_len = resp->len;
+					/* links expire: only inline results are worth caching */
+					a->full_result = ask->step == STEP_DOWNLOAD_POLL;
+					if (ask->step != STEP_DOWNLOAD_POLL)
+					{
+						ask->raw.result_body = resp->body;
+						ask->raw.result_len = resp->len;
+					}
+					else
+						ask->raw.message_body = NULL;
 					ask->phase = PH_DONE;
 				}
 				else if (strcmp(st->state, "PENDING") == 0 || strcmp(st->state, "RUNNING") == 0)
@@ -1073,7 +1113,9 @@ ask_advance(GenieAsk *ask, double now)
 			HttpRequest req;
 			MemoryContext old = MemoryContextSwitchTo(ask->cxt);
 
-			fill_request(&req, opts, ask->step == STEP_EXECUTE || ask->step == STEP_POST ? "POST" : "GET",
+			fill_request(&req, opts,
+						 (ask->step == STEP_EXECUTE || ask->step == STEP_POST ||
+						  ask->step == STEP_DOWNLOAD) ? "POST" : "GET",
 						 ask->url, ask->body);
 			ask->call = http_start(&req, &ask->resp);
 			MemoryContextSwitchTo(old);
@@ -1223,35 +1265,561 @@ genie_askset_abandon(GenieAskSet *set)
 	set->nreturned = set->nasks;
 }
 
+/* ----------
+ * Spaces and conversations (synchronous; used by SQL functions)
+ * ----------
+ */
+
 /*
- * genie_fetch_next_chunk
- *		Fetch the chunk after "current" into "next" (allocated in
- *		CurrentMemoryContext); false when current is the last one.  Only a
- *		relative next_chunk_internal_link is followed, so the token is never
- *		sent to another host.
+ * genie_list_spaces
+ *		Every space the user can see (all pages); a List of GdSpace *.
+ */
+List *
+genie_list_spaces(const GenieOptions *opts)
+{
+	List	   *result = NIL;
+	char	   *token = NULL;
+	int			pages = 0;
+
+	do
+	{
+		HttpResponse resp;
+		GdSpaceList page;
+		GdError		err;
+		char	   *url;
+		int			i;
+
+		url = psprintf("%s/api/2.0/genie/spaces?page_size=100%s%s", opts->host,
+					   token ? "&page_token=" : "", token ? url_segment(token) : "");
+		genie_request(opts, "GET", url, NULL, REQ_READ, "the list of spaces", &resp, NULL);
+		if (!gd_decode_spaces(resp.body, resp.len, genie_arena(CurrentMemoryContext), &page, &err))
+			report_decode_error(opts, &resp, &err, "the list of spaces");
+		for (i = 0; i < page.nspaces; i++)
+			if (page.spaces[i].space_id)
+				result = lappend(result, &page.spaces[i]);
+		token = page.next_page_token && page.next_page_token[0] ? page.next_page_token : NULL;
+		if (++pages > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie's list of spaces does not end")));
+	} while (token);
+	return result;
+}
+
+/*
+ * genie_list_conversations
+ *		The user's conversations in opts->space_id (all pages); a List of
+ *		GdConversation *.
+ */
+List *
+genie_list_conversations(const GenieOptions *opts)
+{
+	List	   *result = NIL;
+	char	   *token = NULL;
+	int			pages = 0;
+
+	do
+	{
+		HttpResponse resp;
+		GdConversationList page;
+		GdError		err;
+		char	   *url;
+		int			i;
+
+		url = space_url(opts, "/conversations?page_size=100%s%s",
+						token ? "&page_token=" : "", token ? url_segment(token) : "");
+		genie_request(opts, "GET", url, NULL, REQ_READ, "the list of conversations", &resp, NULL);
+		if (!gd_decode_conversations(resp.body, resp.len, genie_arena(CurrentMemoryContext), &page, &err))
+			report_decode_error(opts, &resp, &err, "the list of conversations");
+		for (i = 0; i < page.nconversations; i++)
+			result = lappend(result, &page.conversations[i]);
+		token = page.next_page_token && page.next_page_token[0] ? page.next_page_token : NULL;
+		if (++pages > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie's list of conversations does not end")));
+	} while (token);
+	return result;
+}
+
+/*
+ * genie_delete_conversation
+ *		Delete one conversation; false when it was already gone.
  */
 bool
-genie_fetch_next_chunk(const GenieOptions *opts, const GenieAnswer *answer,
-					   const GdChunk *current, GdChunk *next,
-					   GenieCallStats *stats)
+genie_delete_conversation(const GenieOptions *opts, const char *conversation_id)
 {
-	const GdStatement *st = &answer->statement;
 	HttpResponse resp;
-	GdError		err;
-	char	   *url;
+	HttpRequest req;
+	char	   *url = space_url(opts, "/conversations/%s", url_segment(conversation_id));
+	int			retries = 0;
+	bool		refreshed = false;
 
-	if (current->next_chunk_link && current->next_chunk_link[0] == '/' &&
-		current->next_chunk_link[1] != '/')
-		url = psprintf("%s%s", opts->host, current->next_chunk_link);
-	else if (current->has_next_index && st->statement_id)
-		url = psprintf("%s/api/2.0/sql/statements/%s/result/chunks/%lld", opts->host,
-					   url_segment(st->statement_id), (long long) current->next_chunk_index);
+	for (;;)
+	{
+		double		wait = 0;
+
+		fill_request(&req, opts, "DELETE", url, NULL);
+		http_perform(&req, &resp);
+		if (resp.outcome == HTTP_DONE && resp.status == 404)
+			return false;
+		switch (after_response(opts, REQ_READ, "deleting a conversation", &resp, retries,
+							   refreshed, &wait, NULL))
+		{
+			case RESP_OK:
+				return true;
+			case RESP_REFRESH:
+				(void) oauth_token(opts, true);
+				refreshed = true;
+				break;
+			case RESP_RETRY:
+				genie_sleep(wait);
+				retries++;
+				break;
+		}
+	}
+}
+
+/* ----------
+ * Reading a result: a cursor over its chunks.  Chunks come inline (the
+ * first in the query result, later ones from the statement API's chunk
+ * endpoint) or behind external links (full-result downloads): presigned
+ * URLs fetched with their http_headers and never with the Authorization
+ * header, renewed through the chunk endpoint when they have expired.
+ * While the rows of one chunk are returned, the next one is fetched in the
+ * background, so memory holds about two chunks.
+ * ----------
+ */
+
+/* Where a chunk comes from. */
+typedef struct ChunkSource
+{
+	bool		valid;
+	char	   *api_link;		/* relative chunk endpoint path, or NULL */
+	bool		has_index;
+	int64		index;
+	GdLink	   *link;			/* an external link already known */
+} ChunkSource;
+
+struct GenieCursor
+{
+	const GenieOptions *opts;
+	const GenieAnswer *answer;
+	GenieCallStats *stats;
+	MemoryContext cxt[2];		/* current chunk, and the one prefetched */
+	int			cur;
+	GdChunk    *current;
+	bool		first_pending;	/* the answer's first chunk not yet
+								 * returned */
+	ChunkSource next;			/* after current */
+
+	/* the prefetch of "next" into cxt[1 - cur] */
+	HttpCall   *call;
+	HttpResponse resp;
+	bool		call_is_link;	/* fetching link data, not the chunk
+								 * endpoint */
+	GdChunk    *ready;			/* prefetched, complete */
+	bool		prefetch_failed;	/* redo it synchronously */
+};
+
+/* Copy a link into cxt. */
+static GdLink *
+copy_link(const GdLink *l, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	GdLink	   *c = palloc(sizeof(GdLink));
+	int			i;
+
+	*c = *l;
+	c->url = pstrdup(l->url);
+	c->expiration = l->expiration ? pstrdup(l->expiration) : NULL;
+	c->header_names = palloc(sizeof(char *) * Max(l->n_headers, 1));
+	c->header_values = palloc(sizeof(char *) * Max(l->n_headers, 1));
+	for (i = 0; i < l->n_headers; i++)
+	{
+		c->header_names[i] = pstrdup(l->header_names[i]);
+		c->header_values[i] = pstrdup(l->header_values[i]);
+	}
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/* What comes after chunk c (copied into the cursor's long-lived context). */
+static void
+set_next_source(GenieCursor *cur, const GdChunk *c, MemoryContext cxt)
+{
+	ChunkSource *n = &cur->next;
+
+	memset(n, 0, sizeof(*n));
+	if (c->next_chunk_link && c->next_chunk_link[0] == '/' && c->next_chunk_link[1] != '/')
+	{
+		n->valid = true;
+		n->api_link = MemoryContextStrdup(cxt, c->next_chunk_link);
+	}
+	if (c->has_next_index)
+	{
+		n->valid = true;
+		n->has_index = true;
+		n->index = c->next_chunk_index;
+	}
+}
+
+static char *
+chunk_endpoint_url(const GenieCursor *cur, int64 index)
+{
+	return psprintf("%s/api/2.0/sql/statements/%s/result/chunks/%lld", cur->opts->host,
+					url_segment(cur->answer->statement.statement_id), (long long) index);
+}
+
+static char *
+source_url(const GenieCursor *cur, const ChunkSource *src)
+{
+	if (src->api_link)
+		return psprintf("%s%s", cur->opts->host, src->api_link);
+	if (src->has_index && cur->answer->statement.statement_id)
+		return chunk_endpoint_url(cur, src->index);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("Genie's result points to its next chunk in a way genie_fdw cannot follow")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static void
+link_request(HttpRequest *req, const GenieOptions *opts, const GdLink *link, HttpHeader **hdrs)
+{
+	int			i;
+
+	memset(req, 0, sizeof(*req));
+	req->method = "GET";
+	req->url = link->url;
+	req->opts = opts;
+	/* presigned: the Databricks token must never go to cloud storage */
+	req->bearer = NULL;
+	*hdrs = palloc(sizeof(HttpHeader) * Max(link->n_headers, 1));
+	for (i = 0; i < link->n_headers; i++)
+	{
+		(*hdrs)[i].name = link->header_names[i];
+		(*hdrs)[i].value = link->header_values[i];
+	}
+	req->headers = *hdrs;
+	req->nheaders = link->n_headers;
+}
+
+/*
+ * fetch_link_sync
+ *		Rows behind an external link, into chunk c (CurrentMemoryContext).
+ *		An expired or refused link is renewed once through the chunk
+ *		endpoint; transport failures are retried like any read.
+ */
+static void
+fetch_link_sync(GenieCursor *cur, GdLink *link, GdChunk *c)
+{
+	const GenieOptions *opts = cur->opts;
+	int			retries = 0;
+	bool		renewed = false;
+
+	for (;;)
+	{
+		HttpRequest req;
+		HttpHeader *hdrs;
+		HttpResponse resp;
+		GdError		err;
+		double		wait = 0;
+
+		link_request(&req, opts, link, &hdrs);
+		http_perform(&req, &resp);
+		if (resp.outcome == HTTP_DONE && (resp.status == 403 || resp.status == 404 || resp.status == 400) &&
+			!renewed && link->chunk_index >= 0 && cur->answer->statement.statement_id)
+		{
+			/* expired: ask the statement API for a fresh link */
+			HttpResponse r2;
+			GdChunk		meta;
+
+			genie_request(opts, "GET", chunk_endpoint_url(cur, link->chunk_index), NULL, REQ_READ,
+						  "a new link to a result chunk", &r2, cur->stats);
+			if (!gd_decode_chunk(r2.body, r2.len, genie_arena(CurrentMemoryContext), &meta, &err))
+				report_decode_error(opts, &r2, &err, "a result chunk");
+			if (meta.n_links < 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("Genie's renewed result chunk has no external link")));
+			link = &meta.links[0];
+			renewed = true;
+			continue;
+		}
+		if (resp.outcome == HTTP_DONE && resp.status >= 200 && resp.status < 300)
+		{
+			if (cur->stats)
+			{
+				cur->stats->requests++;
+				cur->stats->bytes += resp.len;
+			}
+			genie_stats_add(opts, GSTAT_BYTES, (int64) resp.len);
+			if (!gd_decode_rows(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
+				report_decode_error(opts, &resp, &err, "a result file");
+			return;
+		}
+		if (resp.outcome == HTTP_DONE && resp.status != 429 && resp.status < 500)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not download a chunk of Genie's full result from cloud storage"),
+					 errdetail("HTTP status %ld%s, body: %s", resp.status,
+							   renewed ? " (also with a renewed link)" : "",
+							   body_excerpt(opts, &resp))));
+		/* only reads here: the policy retries what a read may retry */
+		if (after_response(opts, REQ_READ, "a result file", &resp, retries, true, &wait,
+						   cur->stats) == RESP_OK)
+			return;				/* not reached: 2xx handled above */
+		genie_sleep(wait);
+		retries++;
+	}
+}
+
+/*
+ * fetch_source_sync
+ *		The chunk at src, rows included, in CurrentMemoryContext.
+ */
+static GdChunk *
+fetch_source_sync(GenieCursor *cur, const ChunkSource *src)
+{
+	GdChunk    *c = palloc0(sizeof(GdChunk));
+
+	if (src->link)
+	{
+		fetch_link_sync(cur, src->link, c);
+		/* a link's chunk: the next pointers came with the link */
+		c->has_next_index = src->has_index;
+		c->next_chunk_index = src->index;
+		c->next_chunk_link = src->api_link;
+	}
 	else
-		return false;
+	{
+		HttpResponse resp;
+		GdError		err;
 
-	genie_request(opts, "GET", url, NULL, REQ_READ, "a result chunk", &resp, stats);
-	if (!gd_decode_chunk(resp.body, resp.len, genie_arena(CurrentMemoryContext), next, &err))
-		report_decode_error(opts, &resp, &err, "a result chunk");
-	pfree(resp.body);
-	return true;
+		genie_request(cur->opts, "GET", source_url(cur, src), NULL, REQ_READ, "a result chunk",
+					  &resp, cur->stats);
+		if (!gd_decode_chunk(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
+			report_decode_error(cur->opts, &resp, &err, "a result chunk");
+		pfree(resp.body);
+		if (c->n_links > 0 && c->nrows == 0)
+		{
+			GdChunk    *meta = c;
+
+			c = palloc0(sizeof(GdChunk));
+			fetch_link_sync(cur, &meta->links[0], c);
+			c->has_next_index = meta->has_next_index;
+			c->next_chunk_index = meta->next_chunk_index;
+			c->next_chunk_link = meta->next_chunk_link;
+		}
+	}
+	return c;
+}
+
+/*
+ * prefetch_step
+ *		Start or continue fetching cur->next in the background.  Any failure
+ *		only marks the prefetch failed: genie_cursor_next then fetches the
+ *		chunk synchronously, with the full retry policy and error reports.
+ */
+static void
+prefetch_step(GenieCursor *cur)
+{
+	MemoryContext pcxt = cur->cxt[1 - cur->cur];
+	MemoryContext old;
+
+	if (!cur->next.valid || cur->ready || cur->prefetch_failed)
+		return;
+	old = MemoryContextSwitchTo(pcxt);
+	if (cur->call == NULL)
+	{
+		HttpRequest req;
+		HttpHeader *hdrs;
+
+		if (cur->next.link)
+		{
+			link_request(&req, cur->opts, cur->next.link, &hdrs);
+			cur->call_is_link = true;
+		}
+		else
+		{
+			fill_request(&req, cur->opts, "GET", source_url(cur, &cur->next), NULL);
+			cur->call_is_link = false;
+		}
+		cur->call = http_start(&req, &cur->resp);
+	}
+	else if (http_done(cur->call))
+	{
+		HttpResponse *resp = &cur->resp;
+		GdError		err;
+		GdChunk    *c = palloc0(sizeof(GdChunk));
+		bool		ok;
+
+		http_finish(cur->call);
+		cur->call = NULL;
+		ok = resp->outcome == HTTP_DONE && resp->status >= 200 && resp->status < 300;
+		if (ok)
+		{
+			if (cur->stats)
+			{
+				cur->stats->requests++;
+				cur->stats->bytes += resp->len;
+			}
+			genie_stats_add(cur->opts, GSTAT_BYTES, (int64) resp->len);
+			if (cur->call_is_link)
+				ok = gd_decode_rows(resp->body, resp->len, genie_arena(pcxt), c, &err);
+			else
+				ok = gd_decode_chunk(resp->body, resp->len, genie_arena(pcxt), c, &err);
+		}
+		if (!ok)
+			cur->prefetch_failed = true;
+		else if (!cur->call_is_link && c->n_links > 0 && c->nrows == 0)
+		{
+			/* the chunk endpoint gave a link: fetch its data next */
+			GdChunk    *meta = c;
+
+			cur->next.link = copy_link(&meta->links[0], pcxt);
+			cur->next.api_link = meta->next_chunk_link;	/* reused below */
+			cur->next.has_index = meta->has_next_index;
+			cur->next.index = meta->next_chunk_index;
+		}
+		else
+		{
+			if (cur->call_is_link)
+			{
+				/* a link's chunk: next pointers came with the link */
+				c->has_next_index = cur->next.has_index;
+				c->next_chunk_index = cur->next.index;
+				c->next_chunk_link = cur->next.api_link;
+			}
+			cur->ready = c;
+		}
+		pfree(resp->body);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * genie_cursor_open
+ *		A cursor over the answer's result (which must have one), in
+ *		CurrentMemoryContext.
+ */
+GenieCursor *
+genie_cursor_open(const GenieOptions *opts, const GenieAnswer *answer,
+				  GenieCallStats *stats)
+{
+	GenieCursor *cur = palloc0(sizeof(GenieCursor));
+
+	cur->opts = opts;
+	cur->answer = answer;
+	cur->stats = stats;
+	cur->cxt[0] = AllocSetContextCreate(CurrentMemoryContext, "genie_fdw chunk",
+										ALLOCSET_DEFAULT_SIZES);
+	cur->cxt[1] = AllocSetContextCreate(CurrentMemoryContext, "genie_fdw chunk",
+										ALLOCSET_DEFAULT_SIZES);
+	cur->first_pending = true;
+	return cur;
+}
+
+/*
+ * genie_cursor_next
+ *		The next chunk of rows, valid until the next call; NULL after the
+ *		last.  Starts fetching the chunk after it in the background.
+ */
+const GdChunk *
+genie_cursor_next(GenieCursor *cur)
+{
+	MemoryContext old;
+	GdChunk    *c;
+
+	if (cur->first_pending)
+	{
+		const GdChunk *first = &cur->answer->statement.result;
+
+		cur->first_pending = false;
+		if (first->n_links > 0 && first->nrows == 0)
+		{
+			/* a full-result download: the first chunk is behind a link */
+			old = MemoryContextSwitchTo(cur->cxt[cur->cur]);
+			c = palloc0(sizeof(GdChunk));
+			fetch_link_sync(cur, &first->links[0], c);
+			MemoryContextSwitchTo(old);
+			set_next_source(cur, first, cur->cxt[cur->cur]);
+			cur->current = c;
+		}
+		else
+		{
+			cur->current = (GdChunk *) first;
+			set_next_source(cur, first, cur->cxt[cur->cur]);
+		}
+		prefetch_step(cur);
+		return cur->current;
+	}
+
+	if (!cur->next.valid)
+	{
+		cur->current = NULL;
+		return NULL;
+	}
+
+	/* finish the prefetch, or fetch synchronously */
+	while (!cur->ready && !cur->prefetch_failed)
+	{
+		prefetch_step(cur);
+		if (cur->ready || cur->prefetch_failed)
+			break;
+		if (cur->call && !http_done(cur->call))
+			(void) http_wait_any(1000);
+	}
+	if (cur->ready)
+		c = cur->ready;
+	else
+	{
+		if (cur->call)
+			http_cancel(cur->call);
+		cur->call = NULL;
+		MemoryContextReset(cur->cxt[1 - cur->cur]);
+		old = MemoryContextSwitchTo(cur->cxt[1 - cur->cur]);
+		c = fetch_source_sync(cur, &cur->next);
+		MemoryContextSwitchTo(old);
+	}
+
+	/* the prefetched chunk becomes current; the old one's memory goes */
+	MemoryContextReset(cur->cxt[cur->cur]);
+	cur->cur = 1 - cur->cur;
+	cur->ready = NULL;
+	cur->prefetch_failed = false;
+	cur->current = c;
+	set_next_source(cur, c, cur->cxt[cur->cur]);
+	prefetch_step(cur);
+	return c;
+}
+
+/*
+ * genie_cursor_progress
+ *		Let the background fetch of the next chunk go on (called every few
+ *		hundred rows while the current chunk is returned).
+ */
+void
+genie_cursor_progress(GenieCursor *cur)
+{
+	if (cur->call)
+	{
+		http_progress();
+		prefetch_step(cur);
+	}
+}
+
+/*
+ * genie_cursor_close
+ *		Stop a background fetch and free the chunks.
+ */
+void
+genie_cursor_close(GenieCursor *cur)
+{
+	if (cur->call)
+		http_cancel(cur->call);
+	cur->call = NULL;
+	MemoryContextDelete(cur->cxt[0]);
+	MemoryContextDelete(cur->cxt[1]);
 }

@@ -863,6 +863,75 @@ gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
 }
 
 bool
+gd_decode_conversations(const char *buf, size_t len, GdArena *arena,
+						GdConversationList *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+	JObj	   *convs;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "conversation list"))
+	{
+		convs = gd_get_array(&cx, root, "conversations");
+		out->next_page_token = gd_get_string(&cx, root, "next_page_token");
+		if (convs != NULL && !cx.failed)
+		{
+			size_t		n = json_object_array_length(convs);
+			size_t		i;
+
+			out->conversations = gd_alloc(&cx, n * sizeof(GdConversation));
+			for (i = 0; i < n && !cx.failed; i++)
+			{
+				JObj	   *c = json_object_array_get_idx(convs, i);
+				GdConversation *gc = &out->conversations[i];
+
+				if (c == NULL || !json_object_is_type(c, json_type_object))
+				{
+					gd_fail(&cx, GD_SHAPE, "a conversation is not an object");
+					break;
+				}
+				gc->conversation_id = gd_get_id(&cx, c, "conversation_id");
+				if (gc->conversation_id == NULL)
+					gc->conversation_id = gd_get_id(&cx, c, "id");
+				gc->title = gd_get_string(&cx, c, "title");
+				gc->has_created = gd_get_int64(&cx, c, "created_timestamp", &gc->created_timestamp);
+				if (!cx.failed && gc->conversation_id == NULL)
+					gd_fail(&cx, GD_SHAPE, "a conversation has no \"conversation_id\"");
+				out->nconversations++;
+			}
+		}
+	}
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
+gd_decode_download(const char *buf, size_t len, GdArena *arena,
+				   GdDownload *out, GdError *err)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root;
+
+	memset(out, 0, sizeof(*out));
+	root = gd_parse(&cx, buf, len);
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, "download response"))
+	{
+		out->download_id = gd_get_id(&cx, root, "download_id");
+		out->download_id_signature = gd_get_string(&cx, root, "download_id_signature");
+		if (!cx.failed && (out->download_id == NULL || out->download_id_signature == NULL))
+			gd_fail(&cx, GD_SHAPE, "download response has no \"download_id\" or \"download_id_signature\"");
+	}
+	json_object_put(root);
+	return !cx.failed;
+}
+
+bool
 gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 					GdApiError *out)
 {

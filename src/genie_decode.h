@@ -162,6 +162,29 @@ typedef struct GdSpaceList
 	char	   *next_page_token;
 } GdSpaceList;
 
+/* A conversation, from list conversations. */
+typedef struct GdConversation
+{
+	char	   *conversation_id;
+	char	   *title;
+	bool		has_created;
+	int64_t		created_timestamp;	/* epoch milliseconds */
+} GdConversation;
+
+typedef struct GdConversationList
+{
+	int			nconversations;
+	GdConversation *conversations;
+	char	   *next_page_token;
+} GdConversationList;
+
+/* generate-download response. */
+typedef struct GdDownload
+{
+	char	   *download_id;
+	char	   *download_id_signature;
+} GdDownload;
+
 /* An error body: {"error_code", "message"} or legacy {"error"}. */
 typedef struct GdApiError
 {
@@ -188,6 +211,10 @@ extern bool gd_decode_rows(const char *buf, size_t len, GdArena *arena,
 						   GdChunk *out, GdError *err);
 extern bool gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
 							 GdSpaceList *out, GdError *err);
+extern bool gd_decode_conversations(const char *buf, size_t len, GdArena *arena,
+									GdConversationList *out, GdError *err);
+extern bool gd_decode_download(const char *buf, size_t len, GdArena *arena,
+							   GdDownload *out, GdError *err);
 extern bool gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 								GdApiError *out);
 extern bool gd_decode_token(const char *buf, size_t len, GdArena *arena,

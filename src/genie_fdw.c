@@ -88,7 +88,6 @@ typedef struct GenieScanState
 
 	MemoryContext batch_cxt;	/* the questions of one (re)scan */
 	MemoryContext keep_cxt;		/* an answer kept for a rescan */
-	MemoryContext chunk_cxt;	/* the current later chunk */
 	MemoryContext row_cxt;		/* datums of the current row */
 
 	GenieAskSet *set;
@@ -98,13 +97,13 @@ typedef struct GenieScanState
 	bool		started;
 	bool		done;
 	bool		metadata_row_pending;	/* text-only answer, one row */
+	GenieCursor *cursor;		/* over the current answer's chunks */
 	const GdChunk *chunk;		/* chunk being returned */
 	int64		next_row;		/* index in chunk */
 	int64		rows_returned;	/* of the current answer */
 	int			chunks_fetched;
 	int			answers;
 	int			cache_hits;
-	char	   *next_link;		/* copy of chunk->next_chunk_link */
 	GenieCallStats stats;
 	double		answer_seconds;
 } GenieScanState;
@@ -126,6 +125,7 @@ static TupleTableSlot *genieIterateForeignScan(ForeignScanState *node);
 static void genieReScanForeignScan(ForeignScanState *node);
 static void genieEndForeignScan(ForeignScanState *node);
 static void genieExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static void close_cursor(GenieScanState *gs);
 
 /*
  * _PG_init
@@ -165,8 +165,21 @@ genie_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = genieReScanForeignScan;
 	routine->EndForeignScan = genieEndForeignScan;
 	routine->ExplainForeignScan = genieExplainForeignScan;
+	routine->ImportForeignSchema = genie_import_foreign_schema;
 
 	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * genie_is_genie_server
+ *		Is this server one of genie_fdw's?
+ */
+bool
+genie_is_genie_server(Oid serverid)
+{
+	FdwRoutine *routine = GetFdwRoutineByServerId(serverid);
+
+	return routine->GetForeignRelSize == genieGetForeignRelSize;
 }
 
 /* Strip binary-compatible casts (varchar to text). */
@@ -525,8 +538,6 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 										  ALLOCSET_DEFAULT_SIZES);
 	gs->keep_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw kept answer",
 										 ALLOCSET_SMALL_SIZES);
-	gs->chunk_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw chunk",
-										  ALLOCSET_DEFAULT_SIZES);
 	gs->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw row",
 										ALLOCSET_SMALL_SIZES);
 	node->fdw_state = gs;
@@ -628,10 +639,6 @@ begin_answer(GenieScanState *gs, GenieAnswer *answer)
 	gs->next_row = 0;
 	gs->rows_returned = 0;
 	gs->metadata_row_pending = false;
-	if (gs->next_link)
-		pfree(gs->next_link);
-	gs->next_link = NULL;
-	MemoryContextReset(gs->chunk_cxt);
 
 	if (!answer->has_result)
 	{
@@ -650,9 +657,16 @@ begin_answer(GenieScanState *gs, GenieAnswer *answer)
 	}
 
 	genie_converter_bind(gs->conv, &answer->statement);
-	gs->chunk = &answer->statement.result;
+	{
+		MemoryContext old = MemoryContextSwitchTo(answer->cxt);
+
+		gs->cursor = genie_cursor_open(gs->opts, answer, &gs->stats);
+		MemoryContextSwitchTo(old);
+	}
+	gs->chunk = genie_cursor_next(gs->cursor);
 	gs->chunks_fetched++;
-	if (answer->statement.truncated || answer->message.is_truncated)
+	if (answer->statement.truncated ||
+		(answer->message.is_truncated && !answer->full_result))
 	{
 		int64		shown = answer->statement.total_row_count;
 
@@ -684,6 +698,7 @@ start_scan(ForeignScanState *node, GenieScanState *gs)
 	gs->done = false;
 	gs->answer = NULL;
 	gs->set = NULL;
+	close_cursor(gs);
 
 	/* keep the last answer out of the batch context that is reset now */
 	if (kept)
@@ -723,41 +738,12 @@ start_scan(ForeignScanState *node, GenieScanState *gs)
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * next_chunk
- *		Replace the current chunk by the next one; false at the end.
- */
-static bool
-next_chunk(GenieScanState *gs)
+static void
+close_cursor(GenieScanState *gs)
 {
-	MemoryContext old;
-	GdChunk		cursor;
-	GdChunk    *next;
-	bool		more;
-
-	genie_stats_add(gs->opts, GSTAT_ROWS, gs->chunk->nrows);
-
-	/* what we need of the current chunk, before its memory goes */
-	memset(&cursor, 0, sizeof(cursor));
-	cursor.has_next_index = gs->chunk->has_next_index;
-	cursor.next_chunk_index = gs->chunk->next_chunk_index;
-	if (gs->next_link)
-		pfree(gs->next_link);
-	gs->next_link = gs->chunk->next_chunk_link ? pstrdup(gs->chunk->next_chunk_link) : NULL;
-	cursor.next_chunk_link = gs->next_link;
-
-	gs->chunk = NULL;
-	MemoryContextReset(gs->chunk_cxt);
-	old = MemoryContextSwitchTo(gs->chunk_cxt);
-	next = palloc0(sizeof(GdChunk));
-	more = genie_fetch_next_chunk(gs->opts, gs->answer, &cursor, next, &gs->stats);
-	MemoryContextSwitchTo(old);
-	if (!more)
-		return false;
-	gs->chunk = next;
-	gs->next_row = 0;
-	gs->chunks_fetched++;
-	return true;
+	if (gs->cursor)
+		genie_cursor_close(gs->cursor);
+	gs->cursor = NULL;
 }
 
 /*
@@ -779,6 +765,7 @@ finish_answer(GenieScanState *gs)
 						(long long) gs->rows_returned, (long long) st->total_row_count)));
 	gs->answer_exhausted = true;
 	gs->chunk = NULL;
+	close_cursor(gs);
 	if (gs->nquestions > 1)
 	{
 		genie_answer_free(gs->answer);
@@ -851,10 +838,18 @@ genieIterateForeignScan(ForeignScanState *node)
 		}
 		if (gs->next_row >= gs->chunk->nrows)
 		{
-			if (!next_chunk(gs))
+			genie_stats_add(gs->opts, GSTAT_ROWS, gs->chunk->nrows);
+			gs->chunk = genie_cursor_next(gs->cursor);
+			gs->next_row = 0;
+			if (gs->chunk == NULL)
 				finish_answer(gs);
+			else
+				gs->chunks_fetched++;
 			continue;
 		}
+		/* let the next chunk's background fetch go on */
+		if ((gs->next_row & 255) == 255)
+			genie_cursor_progress(gs->cursor);
 
 		{
 			const GdStatement *st = &a->statement;
@@ -887,6 +882,7 @@ genieReScanForeignScan(ForeignScanState *node)
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
 
 	/* start over; questions are evaluated again and asked if they changed */
+	close_cursor(gs);
 	if (gs->set)
 		genie_askset_abandon(gs->set);
 	gs->started = false;
@@ -897,8 +893,11 @@ genieEndForeignScan(ForeignScanState *node)
 {
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
 
-	/* questions still in flight (LIMIT stopped early) are abandoned */
-	if (gs && gs->set)
+	/* questions and transfers still in flight (LIMIT stopped early) stop */
+	if (gs == NULL)
+		return;
+	close_cursor(gs);
+	if (gs->set)
 		genie_askset_abandon(gs->set);
 }
 

@@ -14,6 +14,8 @@
  *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
  *	convert.c		answer values to Datums, column mapping, jsonb rows
  *	cache.c			the answer cache
+ *	catalog.c		genie_spaces(), IMPORT FOREIGN SCHEMA, deleting old
+ *					conversations
  *	limiter.c		the cross-backend question limiter, counters
  *
  * This header must not include json-c (its json_object clashes with
@@ -35,6 +37,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/palloc.h"
 #include "utils/relcache.h"
@@ -71,6 +74,7 @@ typedef struct GenieOptions
 	double		questions_per_minute;	/* 0: the GUC's value */
 	int			max_concurrent; /* questions in flight at once */
 	double		cache_ttl;		/* seconds answers are cached; 0: off */
+	bool		full_results;	/* use the full-result download */
 } GenieOptions;
 
 /* What a foreign-table column holds (column option "genie"). */
@@ -177,6 +181,7 @@ typedef struct GenieAnswer
 	GdMessage	message;
 	bool		has_result;
 	bool		from_cache;
+	bool		full_result;	/* from a full-result download */
 	GdStatement statement;		/* with the first chunk */
 } GenieAnswer;
 
@@ -191,10 +196,19 @@ extern void genie_askset_add(GenieAskSet *set, const char *question,
 extern GenieAnswer *genie_askset_next(GenieAskSet *set);
 extern void genie_askset_abandon(GenieAskSet *set);
 extern void genie_answer_free(GenieAnswer *answer);
-extern bool genie_fetch_next_chunk(const GenieOptions *opts,
-								   const GenieAnswer *answer,
-								   const GdChunk *current, GdChunk *next,
-								   GenieCallStats *stats);
+extern List *genie_list_spaces(const GenieOptions *opts);
+extern List *genie_list_conversations(const GenieOptions *opts);
+extern bool genie_delete_conversation(const GenieOptions *opts,
+									  const char *conversation_id);
+
+typedef struct GenieCursor GenieCursor;
+
+extern GenieCursor *genie_cursor_open(const GenieOptions *opts,
+									  const GenieAnswer *answer,
+									  GenieCallStats *stats);
+extern const GdChunk *genie_cursor_next(GenieCursor *cur);
+extern void genie_cursor_progress(GenieCursor *cur);
+extern void genie_cursor_close(GenieCursor *cur);
 extern void genie_sleep(double seconds);
 
 /* ----------
@@ -261,5 +275,12 @@ extern bool genie_converter_has_kind(const GenieConverter *conv,
  * ----------
  */
 extern bool genie_progress;
+extern bool genie_is_genie_server(Oid serverid);
+
+/* ----------
+ * catalog.c
+ * ----------
+ */
+extern List *genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 #endif							/* GENIE_FDW_H */

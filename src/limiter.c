@@ -338,21 +338,39 @@ bucket_for(const char *host, uint32 hash, bool create, int64 now)
 
 /*
  * slot_free_at
- *		When the next question may be admitted to a bucket (µs; 0: now).
+ *		The earliest time (µs) a question may be admitted to a bucket when
+ *		`ahead` others are admitted before it, each as soon as it may: the
+ *		(k - ahead)-th most recent admission must have left the window.
+ *		Returns -1 when that depends on admissions not yet made (ahead >= k).
  */
 static int64
-slot_free_at(const LimiterBucket *b, int k, int64 window_us)
+slot_free_at(const LimiterBucket *b, int k, int64 window_us, int ahead)
 {
 	int64		at = b->blocked_until;
+	int			need = k - ahead;
 
-	if (b->nadmit >= k)
+	if (need <= 0)
+		return -1;
+	if (b->nadmit >= need)
 	{
-		int			idx = (b->first + b->nadmit - k) % LIMITER_MAX_PER_WINDOW;
+		int			idx = (b->first + b->nadmit - need) % LIMITER_MAX_PER_WINDOW;
 		int64		t = b->admits[idx] + window_us + margin_us(window_us);
 
 		at = Max(at, t);
 	}
 	return at;
+}
+
+/* How many backends are ahead of place p in a bucket's queue. */
+static int
+places_ahead(const LimiterBucket *b, int p)
+{
+	int			n = 0;
+	int			cur;
+
+	for (cur = b->head; cur >= 0 && cur != p; cur = limiter->places[cur].next)
+		n++;
+	return n;
 }
 
 static void
@@ -692,6 +710,7 @@ genie_limiter_try_acquire(const GenieOptions *opts, long *wait_ms)
 	int			wake = -1;
 	LimiterBucket *b;
 	int64		free_at;
+	int			ahead;
 	uint32		hash;
 
 	*wait_ms = 0;
@@ -710,22 +729,19 @@ genie_limiter_try_acquire(const GenieOptions *opts, long *wait_ms)
 	{
 		/* others are waiting: queue behind them */
 		p = place_enqueue(bidx, now);
-		LWLockRelease(limiter->lock);
-		*wait_ms = (p < 0) ? LIMITER_NO_PLACE_MS : LIMITER_MAX_SLEEP_MS;
-		return false;
-	}
-	if (p >= 0 && b->head != p)
-	{
-		/* not our turn yet: the backend before us sets our latch */
-		LWLockRelease(limiter->lock);
-		*wait_ms = LIMITER_MAX_SLEEP_MS;
-		return false;
+		if (p < 0)
+		{
+			LWLockRelease(limiter->lock);
+			*wait_ms = LIMITER_NO_PLACE_MS;
+			return false;
+		}
 	}
 
-	/* the queue is empty or we are at its head */
-	free_at = slot_free_at(b, k, window_us);
-	if (now >= free_at)
+	ahead = (p >= 0) ? places_ahead(b, p) : 0;
+	free_at = slot_free_at(b, k, window_us, ahead);
+	if (ahead == 0 && now >= free_at)
 	{
+		/* the queue is empty or we are at its head, and a slot is free */
 		bucket_admit(b, now, window_us);
 		my_admit[bidx] = now;
 		if (p >= 0)
@@ -734,14 +750,22 @@ genie_limiter_try_acquire(const GenieOptions *opts, long *wait_ms)
 		wake_procno(wake);
 		if (waited > 0)
 			genie_stats_add(opts, GSTAT_SLOT_WAIT_US, waited);
+		elog(DEBUG2, "genie_fdw: question to %s admitted after waiting %.3f s",
+			 opts->host, (double) waited / 1000000.0);
 		return true;
 	}
 	if (p < 0)
 		p = place_enqueue(bidx, now);
 	LWLockRelease(limiter->lock);
 
+	/*
+	 * When to look again: when our turn would come if everyone ahead took a
+	 * slot as soon as one frees.  Becoming the head also sets our latch.
+	 */
 	if (p < 0)
 		*wait_ms = LIMITER_NO_PLACE_MS;
+	else if (free_at < 0)
+		*wait_ms = LIMITER_MAX_SLEEP_MS;
 	else
 	{
 		int64		ms = (free_at - now + 999) / 1000;

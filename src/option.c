@@ -45,7 +45,8 @@ typedef enum OptKind
 	OPT_REAL,					/* seconds, real in [min, max] */
 	OPT_FACTOR,					/* real in [min, max] */
 	OPT_SIZE,					/* bytes, integer in [min, max] */
-	OPT_GENIE_KIND
+	OPT_GENIE_KIND,
+	OPT_BOOL
 } OptKind;
 
 typedef struct GenieOpt
@@ -74,6 +75,7 @@ static const GenieOpt genie_opts[] = {
 	{"questions_per_minute", ForeignServerRelationId, OPT_FACTOR, 0.1, 100000},
 	{"max_concurrent", ForeignServerRelationId, OPT_INT, 1, 64},
 	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
+	{"full_results", ForeignServerRelationId, OPT_BOOL, 0, 0},
 
 	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
@@ -81,6 +83,7 @@ static const GenieOpt genie_opts[] = {
 
 	{"space_id", ForeignTableRelationId, OPT_STRING, 0, 0},
 	{"cache_ttl", ForeignTableRelationId, OPT_REAL, 0, 86400 * 7},
+	{"full_results", ForeignTableRelationId, OPT_BOOL, 0, 0},
 
 	{"genie", AttributeRelationId, OPT_GENIE_KIND, 0, 0},
 	{"column_name", AttributeRelationId, OPT_STRING, 0, 0},
@@ -315,6 +318,9 @@ check_option_value(DefElem *def, const GenieOpt *o)
 		case OPT_GENIE_KIND:
 			(void) option_genie_kind(defGetString(def));
 			break;
+		case OPT_BOOL:
+			(void) defGetBoolean(def);
+			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
 				ereport(ERROR,
@@ -416,6 +422,8 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->client_id = pstrdup(defGetString(def));
 	else if (strcmp(n, "client_secret") == 0)
 		opts->client_secret = pstrdup(defGetString(def));
+	else if (strcmp(n, "full_results") == 0)
+		opts->full_results = defGetBoolean(def);
 	else if (strcmp(n, "cache_ttl") == 0)
 		opts->cache_ttl = option_real(def, o);
 	else if (strcmp(n, "max_concurrent") == 0)

@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		  Finding Genie spaces and keeping them tidy, from SQL.
+ *
+ * Owns genie_spaces(server) (the seed's find_genie_spaces: every space the
+ * user can see), IMPORT FOREIGN SCHEMA (one foreign table per space, named
+ * after its title, with the question, metadata and a jsonb row column),
+ * and genie_delete_conversations(server, older_than), which deletes the
+ * calling user's old conversations: a space holds at most 10,000, and
+ * genie_fdw starts one per question.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_foreign_server.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "genie_fdw.h"
+
+PG_FUNCTION_INFO_V1(genie_spaces);
+PG_FUNCTION_INFO_V1(genie_delete_conversations);
+
+/*
+ * server_options
+ *		Options of a genie_fdw server named by the user, who must have USAGE
+ *		on it and a user mapping.
+ */
+static GenieOptions *
+server_options(Name servername)
+{
+	ForeignServer *server = GetForeignServerByName(NameStr(*servername), false);
+	AclResult	aclresult;
+
+#if PG_VERSION_NUM >= 160000
+	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid, GetUserId(), ACL_USAGE);
+#else
+	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+#endif							/* PG_VERSION_NUM */
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	if (!genie_is_genie_server(server->serverid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" does not use genie_fdw", server->servername)));
+	return genie_get_server_options(server->serverid, GetUserId());
+}
+
+/*
+ * genie_spaces
+ *		SQL: genie_spaces(server name) RETURNS TABLE (space_id, title,
+ *		description).
+ */
+Datum
+genie_spaces(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GenieOptions *opts = server_options(PG_GETARG_NAME(0));
+	List	   *spaces;
+	ListCell   *lc;
+
+#if PG_VERSION_NUM >= 150000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif							/* PG_VERSION_NUM */
+	spaces = genie_list_spaces(opts);
+	foreach(lc, spaces)
+	{
+		GdSpace    *sp = (GdSpace *) lfirst(lc);
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(sp->space_id);
+		if (sp->title)
+			values[1] = CStringGetTextDatum(sp->title);
+		else
+			nulls[1] = true;
+		if (sp->description)
+			values[2] = CStringGetTextDatum(sp->description);
+		else
+			nulls[2] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * genie_delete_conversations
+ *		SQL: genie_delete_conversations(server name, older_than interval,
+ *		space_id text DEFAULT NULL) RETURNS bigint: delete the calling
+ *		user's conversations created before now() - older_than in the
+ *		server's (or the given) space; returns how many were deleted.
+ */
+Datum
+genie_delete_conversations(PG_FUNCTION_ARGS)
+{
+	GenieOptions *opts;
+	Interval   *older;
+	int64		span_us;
+	int64		cutoff_ms;
+	int64		deleted = 0;
+	List	   *convs;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	opts = server_options(PG_GETARG_NAME(0));
+	older = PG_GETARG_INTERVAL_P(1);
+	if (!PG_ARGISNULL(2))
+		opts->space_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (opts->space_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no option space_id", opts->server_name),
+				 errhint("Pass the space: genie_delete_conversations('%s', '30 days', '<space_id>').",
+						 opts->server_name)));
+	span_us = older->time + (int64) older->day * USECS_PER_DAY +
+		(int64) older->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	if (span_us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative")));
+	/* Genie's timestamps are Unix epoch milliseconds */
+	cutoff_ms = (GetCurrentTimestamp() - span_us) / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+
+	convs = genie_list_conversations(opts);
+	foreach(lc, convs)
+	{
+		GdConversation *c = (GdConversation *) lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!c->has_created || c->created_timestamp > cutoff_ms)
+			continue;
+		if (genie_delete_conversation(opts, c->conversation_id))
+			deleted++;
+	}
+	PG_RETURN_INT64(deleted);
+}
+
+/*
+ * table_name_for
+ *		A table name from a space's title: lower case, runs of anything but
+ *		letters and digits become "_", at most NAMEDATALEN - 1 bytes; "space_"
+ *		and the id when nothing is left.
+ */
+static char *
+table_name_for(const GdSpace *sp)
+{
+	StringInfoData buf;
+	const char *p;
+
+	initStringInfo(&buf);
+	for (p = sp->title ? sp->title : ""; *p; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			appendStringInfoChar(&buf, (char) c);
+		else if (c >= 'A' && c <= 'Z')
+			appendStringInfoChar(&buf, (char) (c - 'A' + 'a'));
+		else if (buf.len > 0 && buf.data[buf.len - 1] != '_')
+			appendStringInfoChar(&buf, '_');
+	}
+	while (buf.len > 0 && buf.data[buf.len - 1] == '_')
+		buf.data[--buf.len] = '\0';
+	if (buf.len == 0 || (buf.data[0] >= '0' && buf.data[0] <= '9'))
+	{
+		char	   *t = pstrdup(buf.data);
+
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "space_%s", t[0] ? t : sp->space_id);
+	}
+	if (buf.len >= NAMEDATALEN)
+		buf.data[NAMEDATALEN - 1] = '\0';
+	return buf.data;
+}
+
+/*
+ * genie_import_foreign_schema
+ *		IMPORT FOREIGN SCHEMA genie FROM SERVER s INTO local_schema: one
+ *		foreign table per space.  LIMIT TO and EXCEPT name the derived
+ *		table names (the core code applies them to what is returned).
+ */
+List *
+genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	GenieOptions *opts = genie_get_server_options(serverOid, GetUserId());
+	List	   *commands = NIL;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (strcmp(stmt->remote_schema, "genie") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("schema \"%s\" is not present on foreign server \"%s\"",
+						stmt->remote_schema, server->servername),
+				 errhint("genie_fdw imports one table per Genie space: IMPORT FOREIGN SCHEMA genie FROM SERVER %s INTO ...",
+						 quote_identifier(server->servername))));
+
+	foreach(lc, genie_list_spaces(opts))
+	{
+		GdSpace    *sp = (GdSpace *) lfirst(lc);
+		char	   *name = table_name_for(sp);
+		char	   *unique = name;
+		int			n = 1;
+		ListCell   *lc2;
+		bool		taken;
+
+		do
+		{
+			taken = false;
+			foreach(lc2, names)
+				if (strcmp((char *) lfirst(lc2), unique) == 0)
+					taken = true;
+			if (taken)
+				unique = psprintf("%.*s_%d", NAMEDATALEN - 8, name, ++n);
+		} while (taken);
+		names = lappend(names, unique);
+
+		commands = lappend(commands,
+						   psprintf("CREATE FOREIGN TABLE %s (\n"
+									"  question text,\n"
+									"  \"row\" jsonb OPTIONS (genie 'row'),\n"
+									"  generated_sql text OPTIONS (genie 'sql'),\n"
+									"  answer_text text OPTIONS (genie 'text'),\n"
+									"  description text OPTIONS (genie 'description'),\n"
+									"  conversation_id text OPTIONS (genie 'conversation_id'),\n"
+									"  message_id text OPTIONS (genie 'message_id'),\n"
+									"  statement_id text OPTIONS (genie 'statement_id')\n"
+									") SERVER %s OPTIONS (space_id %s)",
+									quote_identifier(unique),
+									quote_identifier(server->servername),
+									quote_literal_cstr(sp->space_id)));
+	}
+	return commands;
+}
