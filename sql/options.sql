@@ -37,6 +37,17 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (token 'x');
 SELECT * FROM nospace WHERE question = 'q';
 DROP SERVER ok1, ok2 CASCADE;
 
+-- a user with USAGE on the wrapper cannot point a server at plain http either
+CREATE ROLE genie_user;
+GRANT USAGE ON FOREIGN DATA WRAPPER genie_fdw TO genie_user;
+SET ROLE genie_user;
+CREATE SERVER mine FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'http://10.1.2.3');
+CREATE SERVER mine FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://adb-1.2.azuredatabricks.net');
+DROP SERVER mine;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN DATA WRAPPER genie_fdw FROM genie_user;
+DROP ROLE genie_user;
+
 -- the server the other tests use (emulator on a loopback port)
 CREATE SERVER genie FOREIGN DATA WRAPPER genie_fdw
   OPTIONS (host :'url', space_id '01f0000000000000000000000000000a',
