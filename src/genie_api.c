@@ -1270,6 +1270,69 @@ genie_askset_abandon(GenieAskSet *set)
  * ----------
  */
 
+/* Decodes one page of a list: appends its items, returns the next token. */
+typedef char *(*PageDecoder) (const GenieOptions *opts, HttpResponse *resp, List **items);
+
+/*
+ * list_all_pages
+ *		GET url (which has a query string already) page after page, passing
+ *		next_page_token back as page_token until there is none.
+ */
+static List *
+list_all_pages(const GenieOptions *opts, const char *url, const char *what,
+			   PageDecoder decode)
+{
+	List	   *items = NIL;
+	char	   *token = NULL;
+	int			pages = 0;
+
+	do
+	{
+		HttpResponse resp;
+		char	   *page_url = token ? psprintf("%s&page_token=%s", url, url_segment(token))
+			: pstrdup(url);
+
+		genie_request(opts, "GET", page_url, NULL, REQ_READ, what, &resp, NULL);
+		token = decode(opts, &resp, &items);
+		if (token && token[0] == '\0')
+			token = NULL;
+		if (++pages > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie's %s does not end", what)));
+	} while (token);
+	return items;
+}
+
+static char *
+decode_spaces_page(const GenieOptions *opts, HttpResponse *resp, List **items)
+{
+	GdSpaceList page;
+	GdError		err;
+	int			i;
+
+	if (!gd_decode_spaces(resp->body, resp->len, genie_arena(CurrentMemoryContext), &page, &err))
+		report_decode_error(opts, resp, &err, "the list of spaces");
+	for (i = 0; i < page.nspaces; i++)
+		if (page.spaces[i].space_id)
+			*items = lappend(*items, &page.spaces[i]);
+	return page.next_page_token;
+}
+
+static char *
+decode_conversations_page(const GenieOptions *opts, HttpResponse *resp, List **items)
+{
+	GdConversationList page;
+	GdError		err;
+	int			i;
+
+	if (!gd_decode_conversations(resp->body, resp->len, genie_arena(CurrentMemoryContext), &page, &err))
+		report_decode_error(opts, resp, &err, "the list of conversations");
+	for (i = 0; i < page.nconversations; i++)
+		*items = lappend(*items, &page.conversations[i]);
+	return page.next_page_token;
+}
+
 /*
  * genie_list_spaces
  *		Every space the user can see (all pages); a List of GdSpace *.
@@ -1277,33 +1340,8 @@ genie_askset_abandon(GenieAskSet *set)
 List *
 genie_list_spaces(const GenieOptions *opts)
 {
-	List	   *result = NIL;
-	char	   *token = NULL;
-	int			pages = 0;
-
-	do
-	{
-		HttpResponse resp;
-		GdSpaceList page;
-		GdError		err;
-		char	   *url;
-		int			i;
-
-		url = psprintf("%s/api/2.0/genie/spaces?page_size=100%s%s", opts->host,
-					   token ? "&page_token=" : "", token ? url_segment(token) : "");
-		genie_request(opts, "GET", url, NULL, REQ_READ, "the list of spaces", &resp, NULL);
-		if (!gd_decode_spaces(resp.body, resp.len, genie_arena(CurrentMemoryContext), &page, &err))
-			report_decode_error(opts, &resp, &err, "the list of spaces");
-		for (i = 0; i < page.nspaces; i++)
-			if (page.spaces[i].space_id)
-				result = lappend(result, &page.spaces[i]);
-		token = page.next_page_token && page.next_page_token[0] ? page.next_page_token : NULL;
-		if (++pages > 10000)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Genie's list of spaces does not end")));
-	} while (token);
-	return result;
+	return list_all_pages(opts, psprintf("%s/api/2.0/genie/spaces?page_size=100", opts->host),
+						  "list of spaces", decode_spaces_page);
 }
 
 /*
@@ -1314,32 +1352,8 @@ genie_list_spaces(const GenieOptions *opts)
 List *
 genie_list_conversations(const GenieOptions *opts)
 {
-	List	   *result = NIL;
-	char	   *token = NULL;
-	int			pages = 0;
-
-	do
-	{
-		HttpResponse resp;
-		GdConversationList page;
-		GdError		err;
-		char	   *url;
-		int			i;
-
-		url = space_url(opts, "/conversations?page_size=100%s%s",
-						token ? "&page_token=" : "", token ? url_segment(token) : "");
-		genie_request(opts, "GET", url, NULL, REQ_READ, "the list of conversations", &resp, NULL);
-		if (!gd_decode_conversations(resp.body, resp.len, genie_arena(CurrentMemoryContext), &page, &err))
-			report_decode_error(opts, &resp, &err, "the list of conversations");
-		for (i = 0; i < page.nconversations; i++)
-			result = lappend(result, &page.conversations[i]);
-		token = page.next_page_token && page.next_page_token[0] ? page.next_page_token : NULL;
-		if (++pages > 10000)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Genie's list of conversations does not end")));
-	} while (token);
-	return result;
+	return list_all_pages(opts, space_url(opts, "/conversations?page_size=100"),
+						  "list of conversations", decode_conversations_page);
 }
 
 /*

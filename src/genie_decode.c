@@ -820,41 +820,51 @@ gd_decode_rows(const char *buf, size_t len, GdArena *arena,
 	return !cx.failed;
 }
 
-bool
-gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
-				 GdSpaceList *out, GdError *err)
+/* Fills one item of a list from its JSON object. */
+typedef void (*GdItemFn) (GdCtx *cx, JObj *item, void *dest);
+
+/*
+ * gd_decode_list
+ *		A page of a list endpoint: {key: [objects], next_page_token}.
+ */
+static bool
+gd_decode_list(const char *buf, size_t len, GdArena *arena, GdError *err,
+			   const char *what, const char *key, size_t item_size, GdItemFn fill,
+			   void **items, int *nitems, char **next_page_token)
 {
 	GdCtx		cx = {arena, err, false};
 	JObj	   *root;
-	JObj	   *spaces;
+	JObj	   *list;
 
-	memset(out, 0, sizeof(*out));
+	*items = NULL;
+	*nitems = 0;
+	*next_page_token = NULL;
 	root = gd_parse(&cx, buf, len);
 	if (root == NULL)
 		return false;
-	if (gd_require_object(&cx, root, "space list"))
+	if (gd_require_object(&cx, root, what))
 	{
-		spaces = gd_get_array(&cx, root, "spaces");
-		out->next_page_token = gd_get_string(&cx, root, "next_page_token");
-		if (spaces != NULL && !cx.failed)
+		list = gd_get_array(&cx, root, key);
+		*next_page_token = gd_get_string(&cx, root, "next_page_token");
+		if (list != NULL && !cx.failed)
 		{
-			size_t		n = json_object_array_length(spaces);
+			size_t		n = json_object_array_length(list);
 			size_t		i;
+			char	   *dest = gd_alloc(&cx, n * item_size);
 
-			out->spaces = gd_alloc(&cx, n * sizeof(GdSpace));
+			*items = dest;
 			for (i = 0; i < n && !cx.failed; i++)
 			{
-				JObj	   *s = json_object_array_get_idx(spaces, i);
+				JObj	   *o = json_object_array_get_idx(list, i);
 
-				if (s == NULL || !json_object_is_type(s, json_type_object))
+				if (o == NULL || !json_object_is_type(o, json_type_object))
 				{
-					gd_fail(&cx, GD_SHAPE, "a space is not an object");
+					gd_fail(&cx, GD_SHAPE, "an item of \"%s\" is not an object", key);
 					break;
 				}
-				out->spaces[i].space_id = gd_get_id(&cx, s, "space_id");
-				out->spaces[i].title = gd_get_string(&cx, s, "title");
-				out->spaces[i].description = gd_get_string(&cx, s, "description");
-				out->nspaces++;
+				memset(dest + i * item_size, 0, item_size);
+				fill(&cx, o, dest + i * item_size);
+				(*nitems)++;
 			}
 		}
 	}
@@ -862,51 +872,57 @@ gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
 	return !cx.failed;
 }
 
+static void
+gd_space_from(GdCtx *cx, JObj *o, void *dest)
+{
+	GdSpace    *sp = (GdSpace *) dest;
+
+	sp->space_id = gd_get_id(cx, o, "space_id");
+	sp->title = gd_get_string(cx, o, "title");
+	sp->description = gd_get_string(cx, o, "description");
+}
+
+static void
+gd_conversation_from(GdCtx *cx, JObj *o, void *dest)
+{
+	GdConversation *gc = (GdConversation *) dest;
+
+	gc->conversation_id = gd_get_id(cx, o, "conversation_id");
+	if (gc->conversation_id == NULL)
+		gc->conversation_id = gd_get_id(cx, o, "id");
+	gc->title = gd_get_string(cx, o, "title");
+	gc->has_created = gd_get_int64(cx, o, "created_timestamp", &gc->created_timestamp);
+	if (!cx->failed && gc->conversation_id == NULL)
+		gd_fail(cx, GD_SHAPE, "a conversation has no \"conversation_id\"");
+}
+
+bool
+gd_decode_spaces(const char *buf, size_t len, GdArena *arena,
+				 GdSpaceList *out, GdError *err)
+{
+	void	   *items;
+	bool		ok;
+
+	memset(out, 0, sizeof(*out));
+	ok = gd_decode_list(buf, len, arena, err, "space list", "spaces", sizeof(GdSpace),
+						gd_space_from, &items, &out->nspaces, &out->next_page_token);
+	out->spaces = items;
+	return ok;
+}
+
 bool
 gd_decode_conversations(const char *buf, size_t len, GdArena *arena,
 						GdConversationList *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-	JObj	   *convs;
+	void	   *items;
+	bool		ok;
 
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "conversation list"))
-	{
-		convs = gd_get_array(&cx, root, "conversations");
-		out->next_page_token = gd_get_string(&cx, root, "next_page_token");
-		if (convs != NULL && !cx.failed)
-		{
-			size_t		n = json_object_array_length(convs);
-			size_t		i;
-
-			out->conversations = gd_alloc(&cx, n * sizeof(GdConversation));
-			for (i = 0; i < n && !cx.failed; i++)
-			{
-				JObj	   *c = json_object_array_get_idx(convs, i);
-				GdConversation *gc = &out->conversations[i];
-
-				if (c == NULL || !json_object_is_type(c, json_type_object))
-				{
-					gd_fail(&cx, GD_SHAPE, "a conversation is not an object");
-					break;
-				}
-				gc->conversation_id = gd_get_id(&cx, c, "conversation_id");
-				if (gc->conversation_id == NULL)
-					gc->conversation_id = gd_get_id(&cx, c, "id");
-				gc->title = gd_get_string(&cx, c, "title");
-				gc->has_created = gd_get_int64(&cx, c, "created_timestamp", &gc->created_timestamp);
-				if (!cx.failed && gc->conversation_id == NULL)
-					gd_fail(&cx, GD_SHAPE, "a conversation has no \"conversation_id\"");
-				out->nconversations++;
-			}
-		}
-	}
-	json_object_put(root);
-	return !cx.failed;
+	ok = gd_decode_list(buf, len, arena, err, "conversation list", "conversations",
+						sizeof(GdConversation), gd_conversation_from, &items,
+						&out->nconversations, &out->next_page_token);
+	out->conversations = items;
+	return ok;
 }
 
 bool
