@@ -999,7 +999,16 @@ ask_response(GenieAsk *ask)
 			genie_stats_add(opts, GSTAT_POLLS, 1);
 			if (a->message.status &&
 				(ask->last_status == NULL || strcmp(ask->last_status, a->message.status) != 0))
+			{
 				ask_progress(ask, a->message.status);
+
+				/*
+				 * EXECUTING_QUERY is Genie's last step: the answer is near,
+				 * so polling starts over at the shortest interval.
+				 */
+				if (strcmp(a->message.status, "EXECUTING_QUERY") == 0)
+					ask->interval = opts->poll_interval / POLL_GROWTH;
+			}
 			ask->last_status = a->message.status;
 			if (gd_status_is_terminal(a->message.status))
 				ask_terminal(ask);

@@ -72,6 +72,7 @@ struct HttpCall
 	HttpTransfer tr;
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		done;
+	bool		detached;		/* curl side released at subxact abort */
 	CURLcode	rc;
 	SubTransactionId subxid;
 	dlist_node	node;			/* in active_calls */
@@ -133,13 +134,15 @@ handle_put(CURL *h)
 }
 
 /*
- * call_release
+ * call_detach
  *		Take a call out of the multi handle and free its curl resources.
  *		Never raises an error (it runs in abort callbacks).
  */
 static void
-call_release(HttpCall *call)
+call_detach(HttpCall *call)
 {
+	if (call->detached)
+		return;
 	dlist_delete(&call->node);
 	if (genie_multi)
 		curl_multi_remove_handle(genie_multi, call->easy);
@@ -150,6 +153,15 @@ call_release(HttpCall *call)
 	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
 	curl_slist_free_all(call->headers);
 	handle_put(call->easy);
+	call->easy = NULL;
+	call->headers = NULL;
+	call->detached = true;
+}
+
+static void
+call_release(HttpCall *call)
+{
+	call_detach(call);
 	pfree(call);
 }
 
@@ -163,8 +175,19 @@ release_calls(bool all, SubTransactionId subxid)
 	{
 		HttpCall   *call = dlist_container(HttpCall, node, iter.cur);
 
-		if (all || call->subxid == subxid)
+		if (all)
 			call_release(call);
+		else if (call->subxid == subxid)
+		{
+			/*
+			 * The call's owner may outlive the subtransaction (a cursor
+			 * opened before it): keep the struct, finished and failed, for
+			 * its owner to finish or cancel.
+			 */
+			call_detach(call);
+			call->done = true;
+			call->rc = CURLE_ABORTED_BY_CALLBACK;
+		}
 	}
 }
 
@@ -640,7 +663,7 @@ http_finish(HttpCall *call)
 	bool		nomem = call->tr.nomem;
 
 	Assert(call->done);
-	if (call->rc == CURLE_OK)
+	if (call->rc == CURLE_OK && !call->detached)
 	{
 		long		status = 0;
 
