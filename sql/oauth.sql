@@ -2,13 +2,15 @@
 -- OAuth machine-to-machine: a service principal's client_id/client_secret
 --
 \getenv url GENIE_EMULATOR_URL
+\getenv client_secret GENIE_CLIENT_SECRET
+\getenv wrong_secret GENIE_WRONG_SECRET
 \! python3 test/emuctl.py reset
 \set SHOW_CONTEXT never
 CREATE SERVER genie_sp FOREIGN DATA WRAPPER genie_fdw
   OPTIONS (host :'url', space_id '01f0000000000000000000000000000a',
            poll_interval '0.05', max_poll_interval '0.2');
 CREATE USER MAPPING FOR CURRENT_USER SERVER genie_sp
-  OPTIONS (client_id 'emulator-sp', client_secret 'emulator-secret');
+  OPTIONS (client_id 'emulator-sp', client_secret :'client_secret');
 CREATE FOREIGN TABLE sp (question text, "ProductName" text) SERVER genie_sp;
 -- tokens live 2 s here: renewed at half-life, cached until then
 \! python3 test/emuctl.py config oauth_token_ttl=2
@@ -27,7 +29,7 @@ SELECT count(*) FROM sp WHERE question = 'Which products generate the highest to
 SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
 \! python3 test/emuctl.py stats requests.oauth_token
 -- wrong credentials: a clear error that shows neither the id's secret nor any token
-ALTER USER MAPPING FOR CURRENT_USER SERVER genie_sp OPTIONS (SET client_secret 'not-the-secret');
+ALTER USER MAPPING FOR CURRENT_USER SERVER genie_sp OPTIONS (SET client_secret :'wrong_secret');
 SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
 -- the secret is hidden from other users like a token
 CREATE ROLE genie_other2;

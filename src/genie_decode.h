@@ -224,4 +224,25 @@ extern char *gd_encode_question(const char *question, GdArena *arena);
 /* Is this MessageStatus terminal? Unknown values are not. */
 extern bool gd_status_is_terminal(const char *status);
 
+/*
+ * Fast in-place scanner for result chunks (rowscan.c).
+ *
+ * gd_scan_chunk and gd_scan_rows give the same GdChunk as gd_decode_chunk
+ * and gd_decode_rows (or fail where they fail), without a json-c tree: the
+ * values and next_chunk_link point into buf, which the scanner modifies
+ * (strings are unescaped in place and NUL-terminated where their closing
+ * quote was), so buf must outlive the chunk; only row_start, values and lens
+ * come from the arena.  buf is modified only when the scanner succeeds by
+ * itself: what it does not handle (external_links, numbers or booleans as
+ * values, duplicate keys, JSON that json-c 0.16 accepts beyond RFC 8259...;
+ * listed in rowscan.c) it hands, untouched, to the json-c decoder, whose
+ * values are arena copies.  gd_scan_fallback_count tells how often that
+ * happened in this process and, when last_reason is not NULL, why last.
+ */
+extern bool gd_scan_chunk(char *buf, size_t len, GdArena *arena,
+						  GdChunk *out, GdError *err);
+extern bool gd_scan_rows(char *buf, size_t len, GdArena *arena,
+						 GdChunk *out, GdError *err);
+extern uint64_t gd_scan_fallback_count(const char **last_reason);
+
 #endif							/* GENIE_DECODE_H */

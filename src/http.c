@@ -639,9 +639,16 @@ http_wait_any(long timeout_ms)
 		}
 		else
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 left, PG_WAIT_EXTENSION);
+			int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									   left, PG_WAIT_EXTENSION);
+
 			ResetLatch(MyLatch);
+			/* a set latch may mean a question slot came free: look again */
+			if (rc & WL_LATCH_SET)
+			{
+				CHECK_FOR_INTERRUPTS();
+				return false;
+			}
 		}
 	}
 }

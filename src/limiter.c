@@ -24,11 +24,13 @@
  *
  * Fairness.  Backends that cannot be admitted at once take a place at the
  * tail of the bucket's queue; only the head of the queue may be admitted.
- * The head sleeps on its latch until the next slot frees; the others sleep
- * until the backend before them is admitted or leaves, which sets their
- * latch.  A place is left on error or cancel (PG_CATCH in
- * genie_limiter_acquire), at the end of every transaction, and at backend
- * exit, so a cancelled or dead waiter never blocks the queue.
+ * A waiter is told (wait_ms) when its turn would come if everyone ahead of
+ * it took a slot as soon as one frees, and sleeps on its latch until then
+ * (at most a second); when the head is admitted or leaves, the new head's
+ * latch is set, and a returned slot sets the head's.  A place is left on error or cancel (PG_CATCH in
+ * genie_limiter_acquire), at the end of every transaction and at every
+ * subtransaction abort, and at backend exit, so a cancelled or dead waiter
+ * never blocks the queue.
  *
  * Times come from the monotonic clock (instr_time), which is the same for
  * every process of the machine.
@@ -184,6 +186,7 @@ now_us(void)
 	return (int64) INSTR_TIME_GET_MICROSEC(t);
 }
 
+/* This backend's PGPROC number, which names it in the queues. */
 static int
 my_procno(void)
 {
@@ -194,6 +197,7 @@ my_procno(void)
 #endif							/* PG_VERSION_NUM */
 }
 
+/* Set the latch of a waiting backend (-1: nobody). */
 static void
 wake_procno(int procno)
 {
@@ -255,6 +259,7 @@ host_hash(const char *host)
 	return h;
 }
 
+/* Is this the bucket of host? */
 static bool
 bucket_matches(const LimiterBucket *b, const char *host, uint32 hash)
 {
@@ -262,6 +267,7 @@ bucket_matches(const LimiterBucket *b, const char *host, uint32 hash)
 		pg_strncasecmp(b->host, host, LIMITER_HOST_LEN - 1) == 0;
 }
 
+/* Forget a bucket's host, admissions and queue. */
 static void
 bucket_clear(LimiterBucket *b)
 {
@@ -373,6 +379,7 @@ places_ahead(const LimiterBucket *b, int p)
 	return n;
 }
 
+/* Record an admission at time now. */
 static void
 bucket_admit(LimiterBucket *b, int64 now, int64 window_us)
 {
@@ -518,6 +525,7 @@ leave_all_queues(void)
 		wake_procno(wake[i]);
 }
 
+/* Transaction end: leave every queue (see leave_all_queues). */
 static void
 limiter_xact_callback(XactEvent event, void *arg)
 {
@@ -536,18 +544,35 @@ limiter_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * Subtransaction abort (an error caught by an exception block): leave the
+ * queues too, so that a waiter whose error was caught does not hold the
+ * queue until the top transaction ends.  A question of the outer level that
+ * still waits just queues again at its next try.
+ */
+static void
+limiter_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		leave_all_queues();
+}
+
+/* Backend exit (FATAL errors skip PG_CATCH): leave the queues. */
 static void
 limiter_shmem_exit(int code, Datum arg)
 {
 	leave_all_queues();
 }
 
+/* Register the clean-up callbacks once per backend, at first use. */
 static void
 register_backend_callbacks(void)
 {
 	if (backend_callbacks_registered)
 		return;
 	RegisterXactCallback(limiter_xact_callback, NULL);
+	RegisterSubXactCallback(limiter_subxact_callback, NULL);
 	before_shmem_exit(limiter_shmem_exit, (Datum) 0);
 	backend_callbacks_registered = true;
 }
@@ -557,6 +582,7 @@ register_backend_callbacks(void)
  * ----------
  */
 
+/* Size of the pool of queue places. */
 static int
 limiter_nplaces(void)
 {
@@ -569,6 +595,7 @@ limiter_nplaces(void)
 #endif							/* PG_VERSION_NUM */
 }
 
+/* Bytes of shared memory the limiter needs. */
 static Size
 limiter_shmem_size(void)
 {
@@ -623,6 +650,7 @@ genie_limiter_init(void)
 	shmem_startup_hook = limiter_shmem_startup;
 }
 
+/* shmem_request_hook (before PG 15, _PG_init): ask for memory and locks. */
 static void
 limiter_shmem_request(void)
 {
@@ -634,6 +662,7 @@ limiter_shmem_request(void)
 	RequestNamedLWLockTranche(LIMITER_TRANCHE, 2);
 }
 
+/* shmem_startup_hook: create or attach to the shared state. */
 static void
 limiter_shmem_startup(void)
 {
@@ -904,9 +933,11 @@ genie_limiter_report_429(const GenieOptions *opts, double retry_after)
  * ----------
  */
 
+/* This backend's counters of a server (without preloading). */
 static LocalStatEntry *
 local_entry(Oid serverid, bool create)
 {
+	LocalStatEntry *e;
 	bool		found;
 
 	if (local_stats == NULL)
@@ -921,15 +952,10 @@ local_entry(Oid serverid, bool create)
 		local_stats = hash_create("genie_fdw counters", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	if (!create)
-		return hash_search(local_stats, &serverid, HASH_FIND, NULL);
-	{
-		LocalStatEntry *e = hash_search(local_stats, &serverid, HASH_ENTER, &found);
-
-		if (!found)
-			memset(e->counters, 0, sizeof(e->counters));
-		return e;
-	}
+	e = hash_search(local_stats, &serverid, create ? HASH_ENTER : HASH_FIND, &found);
+	if (e != NULL && !found)
+		memset(e->counters, 0, sizeof(e->counters));
+	return e;
 }
 
 /* The shared entry of a server; caller holds stats_lock (any mode). */

@@ -12,6 +12,9 @@ PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 GENIE_TMP=
 EMU_PID=
 export GENIE_TOKEN=${GENIE_TOKEN:-dapi-emulator-token}
+export GENIE_CLIENT_SECRET=${GENIE_CLIENT_SECRET:-emulator-secret}
+# a wrong secret that must not show up anywhere either
+export GENIE_WRONG_SECRET=${GENIE_WRONG_SECRET:-wrong-secret-4f1c9a}
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -43,7 +43,7 @@ regress() {
 		cat regression.diffs
 	fi
 	local secret leaked=0
-	for secret in "$GENIE_TOKEN" emulator-secret not-the-secret; do
+	for secret in "$GENIE_TOKEN" "$GENIE_CLIENT_SECRET" "$GENIE_WRONG_SECRET"; do
 		if grep -rlF -- "$secret" "$GENIE_TMP/sock/postgres.log" results/ regression.out; then
 			echo "a secret appears in the files above"
 			leaked=1

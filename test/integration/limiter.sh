@@ -43,17 +43,30 @@ restart_cluster() {
 }
 
 # run_sessions TAG: SESSIONS concurrent sessions asking PER questions each;
-# sets ELAPSED_MS, ANSWERS (answered questions) and ERRORS (error lines)
+# sets ELAPSED_MS, ANSWERS (answered questions) and ERRORS (error lines).
+# The sessions connect first, and the clock starts when all are ready, so
+# that the time measured is the questions' alone.
 run_sessions() {
-	local tag=$1 i j start pids=()
-	local args=()
-	for j in $(seq 1 "$PER"); do
-		args+=(-c "SELECT count(*) FROM q WHERE question = '$SEED'")
+	local tag=$1 i j start ready fds=() pids=()
+	for i in $(seq 1 "$SESSIONS"); do
+		mkfifo "$GENIE_TMP/$tag-$i.in"
+		psql -X -At <"$GENIE_TMP/$tag-$i.in" >"$GENIE_TMP/$tag-$i.out" 2>&1 &
+		pids+=($!)
+		exec {fd}>"$GENIE_TMP/$tag-$i.in"
+		fds+=("$fd")
+		echo "SELECT 'ready';" >&"$fd"
+	done
+	for j in $(seq 1 200); do
+		ready=$(cat "$GENIE_TMP/$tag"-*.out | grep -cx ready || true)
+		[ "$ready" -eq "$SESSIONS" ] && break
+		sleep 0.05
 	done
 	start=$(ms_now)
-	for i in $(seq 1 "$SESSIONS"); do
-		psql -X -At "${args[@]}" >"$GENIE_TMP/$tag-$i.out" 2>&1 &
-		pids+=($!)
+	for fd in "${fds[@]}"; do
+		for j in $(seq 1 "$PER"); do
+			echo "SELECT count(*) FROM q WHERE question = '$SEED';" >&"$fd"
+		done
+		exec {fd}>&-
 	done
 	for i in "${pids[@]}"; do
 		wait "$i" || true
@@ -98,13 +111,15 @@ wait_s=$(psql -X -At -c "SELECT round(slot_wait_seconds::numeric, 1) FROM genie_
 echo "# time spent waiting for a slot, all sessions together: ${wait_s} s"
 
 # ---------------------------------------------------------------------------
-# 2. a waiter cancelled by statement_timeout leaves at once and does not
-#    block the backend queued behind it
+# 2. a waiter cancelled by statement_timeout, and one terminated, leave at
+#    once and do not block the backend queued behind them
 # ---------------------------------------------------------------------------
 sleep "$W"					# let the limiter's window empty
 emuctl reset
+fill_pids=()
 for i in $(seq 1 "$Q"); do
 	psql -X -At -c "SELECT count(*) FROM q WHERE question = '$SEED'" >"$GENIE_TMP/fill-$i.out" 2>&1 &
+	fill_pids+=($!)
 done
 filled_at=$(ms_now)
 for i in $(seq 1 100); do
@@ -116,27 +131,69 @@ start=$(ms_now)
 psql -X -At -c "SET statement_timeout = '1s'" -c "SELECT count(*) FROM q WHERE question = '$SEED'" \
 	>"$GENIE_TMP/cancelled.out" 2>&1 &
 cancelled_pid=$!
-sleep 0.3
-psql -X -At -c "SELECT count(*) FROM q WHERE question = '$SEED'" >"$GENIE_TMP/behind.out" 2>&1 &
+sleep 0.15
+psql -X -At -c "SELECT count(*) FROM q WHERE question = '$SEED' AND 'terminated' <> ''" \
+	>"$GENIE_TMP/terminated.out" 2>&1 &
+terminated_pid=$!
+sleep 0.15
+psql -X -At -c "SET statement_timeout = '20s'" -c "SELECT count(*) FROM q WHERE question = '$SEED'" \
+	>"$GENIE_TMP/behind.out" 2>&1 &
 behind_pid=$!
+sleep 0.3
+psql -X -At -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%''terminated''%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$terminated_pid" || true
 wait "$cancelled_pid" || true
 cancelled_ms=$(($(ms_now) - start))
 wait "$behind_pid" || true
 behind_ms=$(($(ms_now) - filled_at))
-wait
-echo "# cancelled waiter ended after ${cancelled_ms} ms; the one behind it was answered" \
-	"${behind_ms} ms after the quota was used up (window ${W}000 ms)"
+for i in "${fill_pids[@]}"; do
+	wait "$i" || true
+done
+echo "# a waiter cancelled after ${cancelled_ms} ms, another terminated; the session queued behind" \
+	"them was answered ${behind_ms} ms after the quota was used up (window ${W}000 ms)"
 check "cancel: the waiter was cancelled by statement_timeout" \
 	grep -q "canceling statement due to statement timeout" "$GENIE_TMP/cancelled.out"
 check "cancel: promptly (under 1500 ms)" test "$cancelled_ms" -lt 1500
-check "cancel: the session behind it got its answer" grep -qx 5 "$GENIE_TMP/behind.out"
+check "cancel: a terminated waiter ended too" grep -q "terminating connection" "$GENIE_TMP/terminated.out"
+check "cancel: the session behind them got its answer" grep -qx 5 "$GENIE_TMP/behind.out"
 check "cancel: when the window allowed it (within $((W + 2)) s)" test "$behind_ms" -lt $(((W + 2) * 1000))
-check "cancel: the cancelled question was never sent" \
+check "cancel: the cancelled and terminated questions were never sent" \
 	test "$(emuctl stats requests.start_conversation)" -eq $((Q + 1))
 check "cancel: still no 429" test "$(emuctl stats sent_429)" -eq 0
 
 # ---------------------------------------------------------------------------
-# 3. for contrast: the same run without preloading
+# 3. a 429 received anyway holds back every backend until Retry-After
+#    (a second server naming the emulator as localhost has a bucket of its
+#    own, untouched by the quota used above)
+# ---------------------------------------------------------------------------
+emuctl reset
+port=${GENIE_EMULATOR_URL##*:}
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE SERVER genie2 FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host 'http://localhost:$port', space_id '01f0000000000000000000000000000a',
+           poll_interval '0.05', max_poll_interval '0.2', initial_backoff '0.05', max_backoff '0.2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie2 OPTIONS (token '$GENIE_TOKEN');
+CREATE FOREIGN TABLE q2 (question text, "ProductName" text, "TotalValue" numeric) SERVER genie2;
+SQL
+emuctl fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "3"}'
+start=$(ms_now)
+psql -X -At -c "SELECT count(*) FROM q2 WHERE question = '$SEED'" >"$GENIE_TMP/got429.out" 2>&1 &
+got429_pid=$!
+sleep 0.5
+psql -X -At -c "SELECT count(*) FROM q2 WHERE question = '$SEED'" >"$GENIE_TMP/held.out" 2>&1
+held_ms=$(($(ms_now) - start))
+wait "$got429_pid" || true
+stats2=$(psql -X -At -c "SELECT questions, rate_limited, retries FROM genie_fdw_stats() WHERE server = 'genie2'")
+echo "# after a 429 with Retry-After: 3, another session was answered ${held_ms} ms after the first asked;" \
+	"emulator: $(emuctl stats sent_429) 429s, $(emuctl stats requests.start_conversation) question POSTs;" \
+	"genie2 questions|rate_limited|retries: $stats2"
+check "429: both sessions answered" test "$(cat "$GENIE_TMP/got429.out" "$GENIE_TMP/held.out" | grep -cx 5)" -eq 2
+check "429: the other session waited for Retry-After" test "$held_ms" -ge 3000
+check "429: only one 429 was sent" test "$(emuctl stats sent_429)" -eq 1
+check "429: counted in genie_fdw_stats()" test "$stats2" = "2|1|1"
+
+# ---------------------------------------------------------------------------
+# 4. for contrast: the same run without preloading
 # ---------------------------------------------------------------------------
 restart_cluster
 check "without preloading: the shared limiter is off" \
@@ -148,7 +205,7 @@ sent_429=$(emuctl stats sent_429)
 asked=$(emuctl stats requests.start_conversation)
 finished=$(cat "$GENIE_TMP"/local-*.out | grep -cxE '5|.*ERROR:.*' || true)
 echo "# without preloading: $ANSWERS answers, $ERRORS errors, $sent_429 429s," \
-	"$asked questions accepted, ${ELAPSED_MS} ms (preloaded: 0 429s)"
+	"$asked question POSTs, ${ELAPSED_MS} ms (preloaded: 0 429s)"
 check "without preloading: every question answered or failed with an error" \
 	test "$finished" -eq "$TOTAL"
 if [ "$ERRORS" -gt 0 ]; then
