@@ -70,11 +70,7 @@ genie_spaces(PG_FUNCTION_ARGS)
 	List	   *spaces;
 	ListCell   *lc;
 
-#if PG_VERSION_NUM >= 150000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif							/* PG_VERSION_NUM */
+	genie_materialized_srf(fcinfo);
 	spaces = genie_list_spaces(opts);
 	foreach(lc, spaces)
 	{

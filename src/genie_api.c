@@ -24,7 +24,9 @@
 
 #include <math.h>
 
+#if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
+#endif
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -343,7 +345,11 @@ backoff_seconds(const GenieOptions *opts, int attempt)
 
 	if (w > opts->max_backoff)
 		w = opts->max_backoff;
+#if PG_VERSION_NUM >= 150000
 	return w + pg_prng_double(&pg_global_prng_state) * 0.1 * w;
+#else
+	return w + ((double) random() / (double) MAX_RANDOM_VALUE) * 0.1 * w;
+#endif							/* PG_VERSION_NUM */
 }
 
 /*

@@ -276,6 +276,7 @@ extern bool genie_converter_has_kind(const GenieConverter *conv,
  */
 extern bool genie_progress;
 extern bool genie_is_genie_server(Oid serverid);
+extern void genie_materialized_srf(FunctionCallInfo fcinfo);
 
 /* ----------
  * catalog.c

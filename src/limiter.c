@@ -1050,7 +1050,7 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 	int			i,
 				j;
 
-	InitMaterializedSRF(fcinfo, 0);
+	genie_materialized_srf(fcinfo);
 
 	if (limiter != NULL)
 	{
