@@ -176,9 +176,8 @@ server_string(GenieConverter *conv, const char *val, size_t len)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("Genie's answer contains a value that is not valid UTF-8")));
+	/* values are NUL-terminated and live as long as their chunk: no copy */
 	s = pg_any_to_server(val, (int) len, PG_UTF8);
-	if (s == val)
-		s = pnstrdup(val, len);
 	conv->value = s;
 	conv->value_len = strlen(s);
 	return s;

@@ -1584,7 +1584,8 @@ fetch_link_sync(GenieCursor *cur, GdLink *link, GdChunk *c)
 				cur->stats->bytes += resp.len;
 			}
 			genie_stats_add(opts, GSTAT_BYTES, (int64) resp.len);
-			if (!gd_decode_rows(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
+			/* rows point into the body, which lives as long as the chunk */
+			if (!gd_scan_rows(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
 				report_decode_error(opts, &resp, &err, "a result file");
 			return;
 		}
@@ -1628,9 +1629,9 @@ fetch_source_sync(GenieCursor *cur, const ChunkSource *src)
 
 		genie_request(cur->opts, "GET", source_url(cur, src), NULL, REQ_READ, "a result chunk",
 					  &resp, cur->stats);
-		if (!gd_decode_chunk(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
+		/* values point into the body, which lives as long as the chunk */
+		if (!gd_scan_chunk(resp.body, resp.len, genie_arena(CurrentMemoryContext), c, &err))
 			report_decode_error(cur->opts, &resp, &err, "a result chunk");
-		pfree(resp.body);
 		if (c->n_links > 0 && c->nrows == 0)
 		{
 			GdChunk    *meta = c;
@@ -1695,10 +1696,11 @@ prefetch_step(GenieCursor *cur)
 				cur->stats->bytes += resp->len;
 			}
 			genie_stats_add(cur->opts, GSTAT_BYTES, (int64) resp->len);
+			/* values point into the body (in pcxt), which the chunk keeps */
 			if (cur->call_is_link)
-				ok = gd_decode_rows(resp->body, resp->len, genie_arena(pcxt), c, &err);
+				ok = gd_scan_rows(resp->body, resp->len, genie_arena(pcxt), c, &err);
 			else
-				ok = gd_decode_chunk(resp->body, resp->len, genie_arena(pcxt), c, &err);
+				ok = gd_scan_chunk(resp->body, resp->len, genie_arena(pcxt), c, &err);
 		}
 		if (!ok)
 			cur->prefetch_failed = true;
@@ -1723,7 +1725,6 @@ prefetch_step(GenieCursor *cur)
 			}
 			cur->ready = c;
 		}
-		pfree(resp->body);
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -56,8 +56,12 @@ bool		genie_progress = false;
 
 /* Estimated rows of one answer (Genie answers are small and capped). */
 #define ANSWER_ROWS_ESTIMATE	100
-/* Asking Genie takes seconds: make the scan look expensive to start. */
-#define ANSWER_STARTUP_COST		100000.0
+/*
+ * Asking Genie takes seconds: make the scan look expensive to start, but
+ * stay well below jit_above_cost (100,000), or every query would be JIT
+ * compiled.
+ */
+#define ANSWER_STARTUP_COST		10000.0
 
 /* Planner state kept in baserel->fdw_private. */
 typedef struct GenieRelInfo

@@ -1365,14 +1365,16 @@ rs_chunk(RsScan *sc, char *p, GdArena *arena, GdChunk *out,
  * Values and next_chunk_link point into buf, as for gd_scan_rows.  Members
  * other than chunk_index, row_offset, next_chunk_index,
  * next_chunk_internal_link and data_array are checked and skipped.  The body
- * goes to gd_decode_chunk in the cases listed at gd_scan_rows and also for:
- * a body that is not an object; an "external_links" member; a duplicate or
- * escaped or single-quoted key; an integer member given as a double, as an
- * integer of more than 18 digits, as an escaped string or a string of more
- * than 63 bytes, or as something else strtoll does not take whole; a member
- * of the wrong type (json-c fails unless a later duplicate wins); containers
- * nested more than 32 deep in a skipped member; and a number in a skipped
- * member that is not plain RFC 8259.
+ * goes to gd_decode_chunk in the value and string cases listed at
+ * gd_scan_rows and also for: a body that is not an object; an
+ * "external_links" member; a duplicate, escaped or single-quoted key (json-c
+ * keeps the last duplicate, cuts keys at \u0000 and takes 'key'); an integer
+ * member given as a double, as an integer of more than 18 digits, or as a
+ * string that is escaped, longer than 63 bytes or not taken whole by
+ * strtoll; a member, row or value of the wrong type (json-c fails then,
+ * unless a later duplicate member wins); NaN, Infinity or a number that is
+ * not plain RFC 8259 in a skipped member; containers nested more than 32
+ * deep in one.
  */
 bool
 gd_scan_chunk(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)

@@ -1135,6 +1135,9 @@ def default_fault_body(status):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out as separate writes: without TCP_NODELAY a
+    # kept-alive connection waits ~40 ms (delayed ACK) on every response
+    disable_nagle_algorithm = True
     server_version = "GenieEmulator/1.0"
 
     def version_string(self):

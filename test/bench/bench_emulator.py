@@ -7,6 +7,7 @@ measure the emulator, not itself.  This wrapper keeps the JSON text of each rend
 (keyed by row count, chunk size, row cap and chunk index, so it is shared by every statement of the
 same question) and splices it into the response.  The bytes on the wire are exactly the emulator's:
 same routes, same JSON (json.dumps with the emulator's separators), same statuses, same control API.
+It also sets TCP_NODELAY on its connections (see below).
 
 Only the "Generate N rows" generator with INLINE disposition is cached; everything else goes through
 the emulator untouched.  `--selftest` compares a cached chunk with the emulator's own rendering.
@@ -96,6 +97,11 @@ def response_bytes(self):
         return self.body
     return _orig_bytes(self)
 
+
+# The emulator writes a response's headers and its body in two writes without TCP_NODELAY: on a
+# kept-alive connection a small body then waits for the client's delayed ACK of the headers (Nagle),
+# about 40 ms per request on Linux.  A real front end does not add that; every client here would.
+ge.Handler.disable_nagle_algorithm = True
 
 ge.Emulator.chunk_json = chunk_json
 ge.Statement.byte_count = byte_count

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/run.sh -- genie_fdw side by side with the clients a user would otherwise pick.
 #
-#   bash test/bench/run.sh            full run (about 10 minutes on 2 cores)
+#   bash test/bench/run.sh            full run (about 8 minutes on 2 cores)
 #   bash test/bench/run.sh --quick    no T = 20 s latency runs, 200,000 rows instead of 1,000,000
 #
 # Installs what it needs (Debian packages through test/lib.sh, the JS SDK with npm into
@@ -16,7 +16,7 @@ BENCH_DIR=$GENIE_ROOT/test/bench
 args=("$@")
 for a in "${args[@]}"; do
 	case $a in
-	--quick | --out=* | --reps=*) ;;
+	--quick | --out=* | --reps=* | --save-raw=*) ;;
 	-h | --help)
 		sed -n '2,12p' "$0"
 		exit 0

@@ -14,12 +14,17 @@ Rows are json.loads'd and walked (every value touched), as the seed does before 
 values stay strings (no type conversion).  One keep-alive HTTP connection (http.client), like the
 requests session of the Python SDK.
 
-Usage: seed_client.py URL TOKEN SPACE QUESTION [QUESTION...]
+With --typed, every value is also converted to the Python type of its column (int, Decimal, float,
+bool, date, datetime, str), the work genie_fdw's input functions do; the seed does not do this.
+
+Usage: seed_client.py [--typed] URL TOKEN SPACE QUESTION [QUESTION...]
 Questions are asked one after another.  Prints one JSON object on stdout: per question the times
 (seconds from the start of asking) of the answer, the first row and the last row, rows, chunks and
 polls, plus the total wall time and the process's peak RSS.
 """
 
+import datetime
+import decimal
 import http.client
 import json
 import random
@@ -68,7 +73,25 @@ class Client:
             return json.loads(raw) if raw else {}
 
 
-def ask(client, space, question):
+def converters(manifest):
+    def conv(type_name):
+        if type_name in ("INT", "LONG", "SHORT", "BYTE"):
+            return int
+        if type_name == "DECIMAL":
+            return decimal.Decimal
+        if type_name in ("DOUBLE", "FLOAT"):
+            return float
+        if type_name == "BOOLEAN":
+            return lambda v: v == "true"
+        if type_name == "DATE":
+            return datetime.date.fromisoformat
+        if type_name == "TIMESTAMP":
+            return datetime.datetime.fromisoformat
+        return str
+    return [conv(c.get("type_name")) for c in manifest["schema"]["columns"]]
+
+
+def ask(client, space, question, typed=False):
     out = {"question": question, "polls": 0}
     t0 = time.monotonic()
     start = client.request("POST", "/api/2.0/genie/spaces/%s/start-conversation" % space,
@@ -93,16 +116,22 @@ def ask(client, space, question):
     sid = queries[-1]["statement_id"]
     st = client.request("GET", "/api/2.0/sql/statements/%s" % sid)        # get_statement
     result = st.get("result") or {}
+    convs = converters(st["manifest"]) if typed else None
     rows = chunks = 0
     nvalues = 0
     while True:
         data = result.get("data_array") or []
         if chunks == 0:
             out["first_row"] = time.monotonic() - t0
-        for row in data:                          # touch every value, as formatting would
-            for v in row:
-                if v is not None:
-                    nvalues += 1
+        if convs:
+            for row in data:
+                values = [None if v is None else f(v) for f, v in zip(convs, row)]
+                nvalues += len(values)
+        else:
+            for row in data:                      # touch every value, as formatting would
+                for v in row:
+                    if v is not None:
+                        nvalues += 1
         rows += len(data)
         chunks += 1
         link = result.get("next_chunk_internal_link")
@@ -115,13 +144,17 @@ def ask(client, space, question):
 
 
 def main():
-    url, token, space = sys.argv[1:4]
-    questions = sys.argv[4:]
+    argv = sys.argv[1:]
+    typed = argv[:1] == ["--typed"]
+    if typed:
+        argv = argv[1:]
+    url, token, space = argv[:3]
+    questions = argv[3:]
     client = Client(url, token)
     t0 = time.monotonic()
-    results = [ask(client, space, q) for q in questions]
+    results = [ask(client, space, q, typed) for q in questions]
     wall = time.monotonic() - t0
-    print(json.dumps({"client": "python-seed", "wall": wall, "results": results,
+    print(json.dumps({"client": "python-seed" + ("-typed" if typed else ""), "wall": wall, "results": results,
                       "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 

@@ -1,17 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_decode.c
- *		  libFuzzer target over the JSON response decoders (genie_decode.c).
+ *		  libFuzzer target over the JSON response decoders (genie_decode.c)
+ *		  and the in-place row scanner (rowscan.c).
  *
  * Input layout:
  *
  *	byte 0	selector.  Low nibble: 0 start, 1 message, 2 statement, 3 chunk,
  *			4 rows, 5 spaces, 6 api_error, 7 token, 8 encode_question round
- *			trip, 9..15 the same as 1..7.  Bit 0x40 set: "failing arena"
- *			mode, and byte 1 is N, the number of allocations the arena grants
- *			before it refuses every later one.  The ASCII digits '0'..'8'
- *			therefore select a decoder in normal mode and 'p'..'x' select
- *			one in failing mode, so the seed corpus stays readable.
+ *			trip, 9 rows scanner against the rows decoder, 10 chunk scanner
+ *			against the chunk decoder, 11..15 the same as 3..7.  Bit 0x40
+ *			set: "failing arena" mode, and byte 1 is N, the number of
+ *			allocations the arena grants before it refuses every later one.
+ *			The ASCII characters '0'..'9' and ':' therefore select a decoder
+ *			in normal mode and 'p'..'z' select one in failing mode, so the
+ *			seed corpus stays readable.
  *	rest	the response body handed to the decoder.
  *
  * Every arena allocation is a separate malloc of exactly the requested size
@@ -22,8 +25,18 @@
  * compares the decoded rows, columns, links and spaces with the JSON tree.
  * A decode that succeeds is then run again with the arena refusing one of
  * the allocations it made, chosen from a hash of the input, and must fail
- * with GD_NOMEM.  Any violation calls abort(), which libFuzzer reports as a
- * crash.  With FUZZ_DECODE_VERBOSE set in the environment each decode's
+ * with GD_NOMEM.
+ *
+ * Selectors 9 and 10 are differential: the body goes to gd_decode_rows /
+ * gd_decode_chunk (json-c, its own unlimited arena) and a private copy of
+ * it to gd_scan_rows / gd_scan_chunk (which write into their buffer).  Both
+ * must succeed or both fail (unless the scanner's arena refused), and on
+ * success they must give the same chunk: indexes, link, rows, every value's
+ * NULL-ness, length and bytes.  A scanner that decoded by itself must have
+ * pointed every value into its copy; one that failed or handed the body to
+ * json-c must have left its copy untouched.
+ *
+ * Any violation calls abort(), which libFuzzer reports as a crash.  With FUZZ_DECODE_VERBOSE set in the environment each decode's
  * outcome is printed.
  *
  * Copyright (c) 2026, genie_fdw developers
@@ -393,6 +406,132 @@ walk_statement(const GdStatement *s, JObj *root)
 		oracle_chunk(oget(st, "result"), &s->result);
 }
 
+/* ---------------------------------------------------- scanner oracle */
+
+/* The scanner's chunk must be the json-c decoder's, field by field. */
+static void
+compare_chunks(const GdChunk *ref, const GdChunk *got)
+{
+	int64_t		r;
+	int64_t		total;
+	int			i;
+
+	CHECK(ref->present == got->present);
+	CHECK(ref->chunk_index == got->chunk_index);
+	CHECK(ref->row_offset == got->row_offset);
+	CHECK(ref->has_next_index == got->has_next_index);
+	CHECK(ref->next_chunk_index == got->next_chunk_index);
+	CHECK((ref->next_chunk_link == NULL) == (got->next_chunk_link == NULL));
+	if (ref->next_chunk_link != NULL)
+		CHECK(strcmp(ref->next_chunk_link, got->next_chunk_link) == 0);
+	CHECK(ref->nrows == got->nrows);
+	CHECK((ref->row_start == NULL) == (got->row_start == NULL));
+	CHECK((ref->values == NULL) == (got->values == NULL));
+	CHECK((ref->lens == NULL) == (got->lens == NULL));
+	if (ref->row_start != NULL)
+	{
+		for (r = 0; r <= ref->nrows; r++)
+			CHECK(ref->row_start[r] == got->row_start[r]);
+		total = ref->row_start[ref->nrows];
+		for (r = 0; r < total; r++)
+		{
+			CHECK((ref->values[r] == NULL) == (got->values[r] == NULL));
+			CHECK(ref->lens[r] == got->lens[r]);
+			if (ref->values[r] != NULL)
+				CHECK(memcmp(ref->values[r], got->values[r], ref->lens[r]) == 0);
+		}
+	}
+	CHECK(ref->n_links == got->n_links);
+	for (i = 0; i < ref->n_links; i++)
+	{
+		CHECK(strcmp(ref->links[i].url, got->links[i].url) == 0);
+		CHECK(ref->links[i].n_headers == got->links[i].n_headers);
+	}
+}
+
+/*
+ * Run the scanner (chunk or rows) on a copy of the body with the given arena
+ * and the json-c decoder on the body with an unlimited arena of its own, and
+ * hold them to the same outcome.  Returns the scanner's success.
+ */
+static bool
+fuzz_scan(bool chunk, const char *buf, size_t len, GdArena *arena,
+		  FuzzArena *fa, GdError *err)
+{
+	FuzzArena	rfa;
+	GdArena		rarena;
+	GdChunk		ref;
+	GdChunk		got;
+	GdError		rerr;
+	bool		rok;
+	bool		ok;
+	bool		fell;
+	char	   *copy;
+	uint64_t	before;
+	const char *why = NULL;
+
+	memset(&rfa, 0, sizeof(rfa));
+	rfa.limit = -1;
+	rarena.alloc = fuzz_alloc;
+	rarena.arg = &rfa;
+	memset(&ref, 0xA5, sizeof(ref));
+	rok = chunk ? gd_decode_chunk(buf, len, &rarena, &ref, &rerr)
+		: gd_decode_rows(buf, len, &rarena, &ref, &rerr);
+
+	/* an exact-size copy, so ASan sees any read or write past the body */
+	copy = malloc(len > 0 ? len : 1);
+	if (copy == NULL)
+		abort();
+	memcpy(copy, buf, len);
+	before = gd_scan_fallback_count(NULL);
+	memset(&got, 0xA5, sizeof(got));
+	ok = chunk ? gd_scan_chunk(len > 0 ? copy : NULL, len, arena, &got, err)
+		: gd_scan_rows(len > 0 ? copy : NULL, len, arena, &got, err);
+	fell = gd_scan_fallback_count(&why) != before;
+
+	if (getenv("FUZZ_DECODE_VERBOSE") != NULL)
+		fprintf(stderr, "fuzz_decode: %s scanner %s%s%s; json-c %s%s\n",
+				chunk ? "chunk" : "rows", ok ? "ok" : "failed",
+				fell ? ", handed to json-c: " : "", fell ? why : "",
+				rok ? "ok" : "failed: ", rok ? "" : rerr.message);
+
+	if (ok)
+	{
+		CHECK(got.present);
+		walk_chunk(&got, !chunk);
+		CHECK(rok);
+		compare_chunks(&ref, &got);
+		if (!fell)
+		{
+			int64_t		total = got.row_start ? got.row_start[got.nrows] : 0;
+			int64_t		k;
+
+			/* in place: every value and the link lie inside the copy */
+			for (k = 0; k < total; k++)
+				if (got.values[k] != NULL)
+					CHECK(got.values[k] >= copy &&
+						  got.values[k] + got.lens[k] < copy + len);
+			if (got.next_chunk_link != NULL)
+				CHECK(got.next_chunk_link >= copy &&
+					  got.next_chunk_link + strlen(got.next_chunk_link) < copy + len);
+		}
+	}
+	else
+	{
+		/* json-c accepting what the scanner rejects is a bug, unless the
+		 * scanner's arena ran dry */
+		if (fa->nrefused == 0)
+			CHECK(!rok);
+	}
+	/* the buffer changes only when the scanner decodes it by itself */
+	if (!ok || fell)
+		CHECK(len == 0 || memcmp(copy, buf, len) == 0);
+
+	free(copy);
+	fuzz_arena_free(&rfa);
+	return ok;
+}
+
 /* ------------------------------------------------------------ driver */
 
 /* encode_question must round-trip through json-c; false when out of memory. */
@@ -579,6 +718,10 @@ fuzz_one(unsigned which, const char *buf, size_t len, long limit, long *granted)
 				}
 				break;
 			}
+		case 9:
+		case 10:
+			ok = fuzz_scan(which == 10, buf, len, &arena, &fa, &err);
+			break;
 		default:
 			ok = fuzz_encode((const uint8_t *) buf, len, &arena, &fa);
 			*granted = fa.ngranted;
@@ -624,7 +767,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	which = data[0] & 0x0f;
-	if (which > 8)
+	if (which > 10)
 		which -= 8;
 	data++;
 	size--;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the libFuzzer target over src/genie_decode.c and run it for a bounded
-# time over a copy of test/fuzz/corpus.  Exits non-zero on any crash, leak,
-# UB report, timeout or invariant violation.
+# Build the libFuzzer target over src/genie_decode.c and src/rowscan.c and run
+# it for a bounded time over a copy of test/fuzz/corpus.  Exits non-zero on
+# any crash, leak, UB report, timeout, invariant violation or difference
+# between the row scanner and the json-c decoder.
 #
 #   test/fuzz/run.sh                    fuzz for FUZZ_SECONDS (default 60)
 #   test/fuzz/run.sh FILE...            build, then run each FILE once
@@ -52,7 +53,7 @@ trap 'exit 130' INT TERM
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-I "$top/src" $(pkg-config --cflags json-c) \
-	-o "$work/fuzz_decode" "$here/fuzz_decode.c" "$top/src/genie_decode.c" \
+	-o "$work/fuzz_decode" "$here/fuzz_decode.c" "$top/src/genie_decode.c" "$top/src/rowscan.c" \
 	$(pkg-config --libs json-c) ||
 	{
 		echo "fuzz: build failed (libFuzzer runtime: apt-get install libclang-rt-14-dev)" >&2
@@ -152,6 +153,24 @@ cat >"$work/genie.dict" <<'EOF'
 "\"columns\":[[],"
 "{\"text\":{\"content\":\"x\"}}"
 "{\"query\":{\"statement_id\":\"s\"}}"
+"\"\\ud800\""
+"\"\\udc00\""
+"\\ud876\\udc00"
+"\\u0041"
+"\\/"
+"\\\\"
+"\xc0\x80"
+"\xed\xa0\x80"
+"\xf4\x90\x80\x80"
+"\xe2\x82\xac"
+"'"
+"NaN"
+"-Infinity"
+"-01"
+"1.e5"
+"1E+2"
+"[[\"1\",null],[]]"
+"\"data_array\":[[\"a\"]]"
 EOF
 
 mkdir "$work/corpus"
