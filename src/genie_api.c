@@ -978,11 +978,10 @@ ask_response(GenieAsk *ask)
 
 				if (!gd_decode_start(resp->body, resp->len, arena, &st, &err))
 					report_decode_error(opts, resp, &err, "the answer to a question");
-				a->conversation_id = st.conversation_id ? st.conversation_id : ask->target_conversation;
+				/* the decoder makes sure both ids are there */
+				a->conversation_id = st.conversation_id;
 				a->message_id = st.message_id;
 				a->message = st.message;
-				if (a->conversation_id == NULL)
-					report_decode_error(opts, resp, &err, "the answer to a question");
 				ask_progress(ask, psprintf("asked Genie in conversation %s", a->conversation_id));
 				ask->last_status = a->message.status;
 				if (gd_status_is_terminal(a->message.status))
