@@ -1008,10 +1008,13 @@ ask_response(GenieAsk *ask)
 				ask_progress(ask, a->message.status);
 
 				/*
-				 * EXECUTING_QUERY is Genie's last step: the answer is near,
-				 * so polling starts over at the shortest interval.
+				 * PENDING_WAREHOUSE and EXECUTING_QUERY are Genie's last
+				 * steps: the answer is near, so polling starts over at the
+				 * shortest interval (and grows again from there, should a
+				 * cold warehouse take minutes).
 				 */
-				if (strcmp(a->message.status, "EXECUTING_QUERY") == 0)
+				if (strcmp(a->message.status, "PENDING_WAREHOUSE") == 0 ||
+					strcmp(a->message.status, "EXECUTING_QUERY") == 0)
 					ask->interval = opts->poll_interval / POLL_GROWTH;
 			}
 			ask->last_status = a->message.status;

@@ -709,7 +709,8 @@ begin_answer(GenieScanState *gs, GenieAnswer *answer)
 				(errmsg("Genie's answer was truncated to %lld rows", (long long) shown),
 				 answer->message.has_row_count && answer->message.row_count > shown
 				 ? errdetail("The query found %lld rows.", (long long) answer->message.row_count) : 0,
-				 errhint("Genie returns at most 5,000 rows per answer; ask a narrower question or aggregate.")));
+				 errhint("Genie returns at most 5,000 rows per answer; option full_results 'true' on foreign table \"%s\" reads them all.",
+						 gs->conv->relname)));
 	}
 }
 
