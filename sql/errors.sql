@@ -36,6 +36,9 @@ CREATE SERVER genie_badtoken FOREIGN DATA WRAPPER genie_fdw
 CREATE USER MAPPING FOR CURRENT_USER SERVER genie_badtoken OPTIONS (token 'dapi-wrong-token');
 CREATE FOREIGN TABLE q_badtoken (question text) SERVER genie_badtoken;
 SELECT * FROM q_badtoken WHERE question = 'Which products generate the highest total sales value?';
+-- a 401 (token expired or revoked): the token was refused, and it is not shown
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 401}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
 CREATE FOREIGN TABLE q_forbidden (question text) SERVER genie OPTIONS (space_id '01f0000000000000000000000000000c');
 SELECT * FROM q_forbidden WHERE question = 'Which products generate the highest total sales value?';
 CREATE FOREIGN TABLE q_unknown (question text) SERVER genie OPTIONS (space_id '01f00000000000000000000000000fff');
