@@ -812,8 +812,6 @@ ask_sleep(GenieAsk *ask, double seconds)
 {
 	ask->phase = PH_SLEEP;
 	ask->wake = now_seconds() + seconds;
-	if (ask->set->stats)
-		ask->set->stats->wait_seconds += seconds;
 }
 
 /* Error when answer_timeout has run out for this ask. */

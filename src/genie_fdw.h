@@ -154,7 +154,6 @@ extern bool http_done(const HttpCall *call);
 extern void http_finish(HttpCall *call);
 extern void http_cancel(HttpCall *call);
 extern void http_progress(void);
-extern void http_reset_connections(void);
 
 /* ----------
  * genie_api.c
@@ -167,7 +166,6 @@ typedef struct GenieCallStats
 	int			polls;
 	int			retries;
 	int			requests;
-	double		wait_seconds;	/* time spent waiting for Genie's answer */
 	int64		bytes;
 } GenieCallStats;
 

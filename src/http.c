@@ -210,21 +210,6 @@ http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * http_reset_connections
- *		Drop every kept-alive connection.
- */
-void
-http_reset_connections(void)
-{
-	release_calls(true, InvalidSubTransactionId);
-	while (handle_pool_len > 0)
-		curl_easy_cleanup(handle_pool[--handle_pool_len]);
-	if (genie_multi)
-		curl_multi_cleanup(genie_multi);
-	genie_multi = NULL;
-}
-
-/*
  * http_write_cb
  *		Append received body bytes to the response buffer.  Allocation must
  *		not ereport here (we are inside curl), so it uses MCXT_ALLOC_NO_OOM
