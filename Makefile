@@ -28,13 +28,13 @@ endif
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
+# LLVM bitcode needs clang of the server's version; the FDW gains nothing
+# from JIT inlining.  (Set before PGXS, whose rules are chosen as it is read.)
+override with_llvm := no
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-# LLVM bitcode needs clang of the server's version; the FDW gains nothing
-# from JIT inlining.
-override with_llvm := no
 
 # PGXS tracks no header dependencies unless PostgreSQL was configured with
 # --enable-depend: every object depends on the project's headers.
