@@ -427,69 +427,84 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 	}
 }
 
+/* Fills a decoded struct from the response's top-level object. */
+typedef void (*GdObjectFn) (GdCtx *cx, JObj *root, void *out);
+
+/*
+ * gd_decode_object
+ *		Parse a body that must be one JSON object and let fill read it.
+ */
+static bool
+gd_decode_object(const char *buf, size_t len, GdArena *arena, GdError *err,
+				 const char *what, GdObjectFn fill, void *out)
+{
+	GdCtx		cx = {arena, err, false};
+	JObj	   *root = gd_parse(&cx, buf, len);
+
+	if (root == NULL)
+		return false;
+	if (gd_require_object(&cx, root, what))
+		fill(&cx, root, out);
+	json_object_put(root);
+	return !cx.failed;
+}
+
+static void
+gd_message_fill(GdCtx *cx, JObj *root, void *out)
+{
+	GdMessage  *m = (GdMessage *) out;
+
+	gd_message_from(cx, root, m);
+	if (!cx->failed && m->status == NULL)
+		gd_fail(cx, GD_SHAPE, "message has no \"status\"");
+}
+
 bool
 gd_decode_message(const char *buf, size_t len, GdArena *arena,
 				  GdMessage *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "message"))
-		gd_message_from(&cx, root, out);
-	if (!cx.failed && out->status == NULL)
-		gd_fail(&cx, GD_SHAPE, "message has no \"status\"");
-	json_object_put(root);
-	return !cx.failed;
+	return gd_decode_object(buf, len, arena, err, "message", gd_message_fill, out);
+}
+
+
+static void
+gd_start_fill(GdCtx *cx, JObj *root, void *dest)
+{
+	GdStart    *out = (GdStart *) dest;
+	JObj	   *m;
+
+	out->conversation_id = gd_get_id(cx, root, "conversation_id");
+	out->message_id = gd_get_id(cx, root, "message_id");
+	m = gd_get_object(cx, root, "message");
+	/* a create-message response is the message itself */
+	gd_message_from(cx, m != NULL ? m : root, &out->message);
+	if (out->conversation_id == NULL)
+	{
+		JObj	   *c = gd_get_object(cx, root, "conversation");
+
+		if (c != NULL)
+		{
+			out->conversation_id = gd_get_id(cx, c, "conversation_id");
+			if (out->conversation_id == NULL)
+				out->conversation_id = gd_get_id(cx, c, "id");
+		}
+		if (out->conversation_id == NULL)
+			out->conversation_id = out->message.conversation_id;
+	}
+	if (out->message_id == NULL)
+		out->message_id = out->message.message_id;
+	if (!cx->failed && (out->conversation_id == NULL || out->message_id == NULL))
+		gd_fail(cx, GD_SHAPE, "response has no conversation_id or message_id");
 }
 
 bool
 gd_decode_start(const char *buf, size_t len, GdArena *arena,
 				GdStart *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-	JObj	   *m;
-
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "start-conversation response"))
-	{
-		out->conversation_id = gd_get_id(&cx, root, "conversation_id");
-		out->message_id = gd_get_id(&cx, root, "message_id");
-		m = gd_get_object(&cx, root, "message");
-		if (m != NULL)
-			gd_message_from(&cx, m, &out->message);
-		else
-		{
-			/* a create-message response is the message itself */
-			gd_message_from(&cx, root, &out->message);
-		}
-		if (out->conversation_id == NULL)
-		{
-			JObj	   *c = gd_get_object(&cx, root, "conversation");
-
-			if (c != NULL)
-			{
-				out->conversation_id = gd_get_id(&cx, c, "conversation_id");
-				if (out->conversation_id == NULL)
-					out->conversation_id = gd_get_id(&cx, c, "id");
-			}
-			if (out->conversation_id == NULL)
-				out->conversation_id = out->message.conversation_id;
-		}
-		if (out->message_id == NULL)
-			out->message_id = out->message.message_id;
-		if (!cx.failed && (out->conversation_id == NULL || out->message_id == NULL))
-			gd_fail(&cx, GD_SHAPE, "response has no conversation_id or message_id");
-	}
-	json_object_put(root);
-	return !cx.failed;
+	return gd_decode_object(buf, len, arena, err, "start-conversation response",
+							gd_start_fill, out);
 }
 
 /*
@@ -783,21 +798,18 @@ done:
 	return !cx.failed;
 }
 
+static void
+gd_chunk_fill(GdCtx *cx, JObj *root, void *out)
+{
+	gd_chunk_from(cx, root, (GdChunk *) out);
+}
+
 bool
 gd_decode_chunk(const char *buf, size_t len, GdArena *arena,
 				GdChunk *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "result chunk"))
-		gd_chunk_from(&cx, root, out);
-	json_object_put(root);
-	return !cx.failed;
+	return gd_decode_object(buf, len, arena, err, "result chunk", gd_chunk_fill, out);
 }
 
 bool
@@ -925,26 +937,23 @@ gd_decode_conversations(const char *buf, size_t len, GdArena *arena,
 	return ok;
 }
 
+static void
+gd_download_fill(GdCtx *cx, JObj *root, void *dest)
+{
+	GdDownload *out = (GdDownload *) dest;
+
+	out->download_id = gd_get_id(cx, root, "download_id");
+	out->download_id_signature = gd_get_string(cx, root, "download_id_signature");
+	if (!cx->failed && (out->download_id == NULL || out->download_id_signature == NULL))
+		gd_fail(cx, GD_SHAPE, "download response has no \"download_id\" or \"download_id_signature\"");
+}
+
 bool
 gd_decode_download(const char *buf, size_t len, GdArena *arena,
 				   GdDownload *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "download response"))
-	{
-		out->download_id = gd_get_id(&cx, root, "download_id");
-		out->download_id_signature = gd_get_string(&cx, root, "download_id_signature");
-		if (!cx.failed && (out->download_id == NULL || out->download_id_signature == NULL))
-			gd_fail(&cx, GD_SHAPE, "download response has no \"download_id\" or \"download_id_signature\"");
-	}
-	json_object_put(root);
-	return !cx.failed;
+	return gd_decode_object(buf, len, arena, err, "download response", gd_download_fill, out);
 }
 
 bool
@@ -978,27 +987,24 @@ gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 	return !cx.failed && (out->error_code != NULL || out->message != NULL);
 }
 
+static void
+gd_token_fill(GdCtx *cx, JObj *root, void *dest)
+{
+	GdToken    *out = (GdToken *) dest;
+
+	out->access_token = gd_get_string(cx, root, "access_token");
+	if (!gd_get_int64(cx, root, "expires_in", &out->expires_in))
+		out->expires_in = 3600;
+	if (!cx->failed && out->access_token == NULL)
+		gd_fail(cx, GD_SHAPE, "token response has no \"access_token\"");
+}
+
 bool
 gd_decode_token(const char *buf, size_t len, GdArena *arena,
 				GdToken *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
-	JObj	   *root;
-
 	memset(out, 0, sizeof(*out));
-	root = gd_parse(&cx, buf, len);
-	if (root == NULL)
-		return false;
-	if (gd_require_object(&cx, root, "token response"))
-	{
-		out->access_token = gd_get_string(&cx, root, "access_token");
-		if (!gd_get_int64(&cx, root, "expires_in", &out->expires_in))
-			out->expires_in = 3600;
-		if (!cx.failed && out->access_token == NULL)
-			gd_fail(&cx, GD_SHAPE, "token response has no \"access_token\"");
-	}
-	json_object_put(root);
-	return !cx.failed;
+	return gd_decode_object(buf, len, arena, err, "token response", gd_token_fill, out);
 }
 
 /*
