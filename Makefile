@@ -15,7 +15,7 @@ EXTENSION = genie_fdw
 DATA = sql/genie_fdw--1.0.sql
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
-REGRESS = options basic types errors hostile oauth scale full catalog explain security
+REGRESS = options basic types errors hostile oauth scale full catalog explain security planner
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config
