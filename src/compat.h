@@ -14,7 +14,6 @@
  *							and ExplainProperty*() to commands/explain_format.h
  *	genie_create_foreignscan_path
  *							17 added fdw_restrictinfo; 18 added disabled_nodes
- *							(before 18 a disabled path costs disable_cost)
  *	genie_scan_user			16 moved checkAsUser from the range table entry
  *							to ForeignScan
  *	genie_foreign_server_aclcheck
@@ -54,39 +53,35 @@
 #endif
 
 /* ----------
- * genie_create_foreignscan_path(root, rel, target, rows, disabled,
+ * genie_create_foreignscan_path(root, rel, target, rows, disabled_nodes,
  *								 startup_cost, total_cost, pathkeys,
  *								 required_outer, fdw_outerpath, fdw_private)
  *		create_foreignscan_path() on every version, fdw_restrictinfo NIL
- *		(17+).  A disabled path counts one disabled node on 18; before, it
- *		costs disable_cost more (optimizer/cost.h).
+ *		(17+).  disabled_nodes counts on 18 only; before 18 the planner has
+ *		no such count, and the caller's costs must say it all.
  * ----------
  */
 #if PG_VERSION_NUM >= 180000
-#define genie_create_foreignscan_path(root, rel, target, rows, disabled, \
+#define genie_create_foreignscan_path(root, rel, target, rows, disabled_nodes, \
 									  startup_cost, total_cost, pathkeys, \
 									  required_outer, fdw_outerpath, fdw_private) \
-	create_foreignscan_path((root), (rel), (target), (rows), (disabled) ? 1 : 0, \
+	create_foreignscan_path((root), (rel), (target), (rows), (disabled_nodes), \
 							(startup_cost), (total_cost), (pathkeys), \
 							(required_outer), (fdw_outerpath), NIL, (fdw_private))
 #elif PG_VERSION_NUM >= 170000
-#define genie_create_foreignscan_path(root, rel, target, rows, disabled, \
+#define genie_create_foreignscan_path(root, rel, target, rows, disabled_nodes, \
 									  startup_cost, total_cost, pathkeys, \
 									  required_outer, fdw_outerpath, fdw_private) \
 	create_foreignscan_path((root), (rel), (target), (rows), \
-							(startup_cost) + ((disabled) ? disable_cost : 0), \
-							(total_cost) + ((disabled) ? disable_cost : 0), \
-							(pathkeys), (required_outer), (fdw_outerpath), NIL, \
-							(fdw_private))
+							(startup_cost), (total_cost), (pathkeys), \
+							(required_outer), (fdw_outerpath), NIL, (fdw_private))
 #else
-#define genie_create_foreignscan_path(root, rel, target, rows, disabled, \
+#define genie_create_foreignscan_path(root, rel, target, rows, disabled_nodes, \
 									  startup_cost, total_cost, pathkeys, \
 									  required_outer, fdw_outerpath, fdw_private) \
 	create_foreignscan_path((root), (rel), (target), (rows), \
-							(startup_cost) + ((disabled) ? disable_cost : 0), \
-							(total_cost) + ((disabled) ? disable_cost : 0), \
-							(pathkeys), (required_outer), (fdw_outerpath), \
-							(fdw_private))
+							(startup_cost), (total_cost), (pathkeys), \
+							(required_outer), (fdw_outerpath), (fdw_private))
 #endif
 
 /* ----------
