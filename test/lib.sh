@@ -21,6 +21,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 # major version: Debian's package for 15, a build from source for 18 (see
 # test/pg18.sh; built on first use).  Sets and exports PG_MAJOR and PG_BIN,
 # and puts PG_BIN first in PATH (psql, pg_regress's server programs).
+# GENIE_PG_BIN replaces Debian's directory (e.g. a private copy of 15).
 genie_select_pg() {
 	case $1 in
 		18)
@@ -28,7 +29,7 @@ genie_select_pg() {
 			PG_BIN=$PG18_PREFIX/bin
 			;;
 		*)
-			PG_BIN=/usr/lib/postgresql/$1/bin
+			PG_BIN=${GENIE_PG_BIN:-/usr/lib/postgresql/$1/bin}
 			;;
 	esac
 	PG_MAJOR=$1
