@@ -685,6 +685,9 @@ http_finish(HttpCall *call, HttpResponse *resp)
 	bool		nomem = call->nomem;
 
 	Assert(call->done);
+	/* a transfer our progress callback stopped for a cancel: report the cancel */
+	if (call->rc == CURLE_ABORTED_BY_CALLBACK)
+		CHECK_FOR_INTERRUPTS();
 	*resp = call->resp;
 	if (call->rc == CURLE_OK && !call->detached)
 	{
