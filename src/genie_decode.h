@@ -123,6 +123,14 @@ typedef struct GdChunk
 	char	  **values;
 	size_t	   *lens;
 
+	/*
+	 * Every value is well-formed UTF-8 without a NUL byte: set only by the
+	 * in-place scanner when it decoded the body by itself (json-c's values
+	 * may hold NULs from \u0000 and UTF-8 json-c accepts but is not
+	 * well-formed).
+	 */
+	bool		values_checked;
+
 	int			n_links;
 	GdLink	   *links;
 } GdChunk;

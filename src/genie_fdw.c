@@ -903,6 +903,7 @@ genieIterateForeignScan(ForeignScanState *node)
 									   "row %lld of Genie's answer has %d values, but its schema has %d columns",
 									   nvalues, (long long) gs->rows_returned, nvalues, st->ncolumns)));
 			old = MemoryContextSwitchTo(gs->row_cxt);
+			gs->conv->values_checked = c->values_checked;
 			genie_convert_row(gs->conv, a, st, c->values + first, c->lens + first,
 							  nvalues, slot->tts_values, slot->tts_isnull);
 			MemoryContextSwitchTo(old);

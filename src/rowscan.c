@@ -348,6 +348,12 @@ rs_string(RsScan *sc, char *p, bool *escaped)
 							}
 							u = (u << 4) | (unsigned int) h;
 						}
+						if (u == 0)
+						{
+							/* values the scanner hands out hold no NUL */
+							rs_fallback(sc, "a \\u0000 escape");
+							return NULL;
+						}
 						if (after_high == p && RS_IS_LOW(u))
 						{
 							unsigned int cp = RS_PAIR(high, u);
@@ -1105,8 +1111,10 @@ rs_note_fallback(const char *why)
  * is not an array; a number, boolean, NaN or Infinity among the values; a
  * raw control character in a string; UTF-8 that json-c accepts but is not
  * well-formed (overlong forms, surrogates, past U+10FFFF); a \u surrogate
- * pair json-c misdecodes (code points with D800..DFFF in their low 16 bits).
- * On failure buf is unchanged.
+ * pair json-c misdecodes (code points with D800..DFFF in their low 16 bits);
+ * a \u0000 escape (so that the values the scanner hands out, marked
+ * values_checked, are well-formed UTF-8 without NUL and need no second
+ * check).  On failure buf is unchanged.
  */
 bool
 gd_scan_rows(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
@@ -1126,6 +1134,7 @@ gd_scan_rows(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 	else if (rs_rows(&sc, &p, arena, out) && rs_finish(&sc, p))
 	{
 		rs_commit(out, sc.any_escapes);
+		out->values_checked = true;
 		return true;
 	}
 	if (sc.fallback != NULL)
@@ -1400,6 +1409,7 @@ gd_scan_chunk(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 			out->next_chunk_link = link;
 		}
 		rs_commit(out, sc.any_escapes);
+		out->values_checked = true;
 		return true;
 	}
 	if (sc.fallback != NULL)
