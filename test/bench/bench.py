@@ -268,7 +268,10 @@ def jsonc_parser():
     exe = os.path.join(TMP, "jsonc_parse")
     if not os.path.exists(exe):
         flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "json-c"], text=True).split()
-        must(run(["gcc", "-O2", "-o", exe, os.path.join(HERE, "jsonc_parse.c")] + flags), "building jsonc_parse")
+        src = os.path.join(ROOT, "src")
+        must(run(["gcc", "-O2", "-I", src, "-o", exe, os.path.join(HERE, "jsonc_parse.c"),
+                  os.path.join(src, "rowscan.c"), os.path.join(src, "genie_decode.c")] + flags),
+             "building jsonc_parse")
     return exe
 
 
