@@ -5,7 +5,8 @@
 # into errors (CI does).
 
 MODULE_big = genie_fdw
-OBJS = src/genie_fdw.o src/option.o src/http.o src/genie_api.o \
+OBJS = src/genie_fdw.o src/option.o src/http.o src/credentials.o \
+	src/request.o src/ask.o src/chunks.o \
 	src/genie_decode.o src/convert.o src/limiter.o src/cache.o \
 	src/catalog.o src/rowscan.o
 PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
@@ -14,7 +15,7 @@ EXTENSION = genie_fdw
 DATA = sql/genie_fdw--1.0.sql
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
-REGRESS = options basic types errors hostile oauth scale full catalog explain
+REGRESS = options basic types errors hostile oauth scale full catalog explain security planner
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config
@@ -24,6 +25,11 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 	-Wno-sign-compare -Wno-cast-function-type
 ifdef WERROR
 PG_CFLAGS += -Werror
+endif
+# make GENIE_DEBUG=1: poison released call/cursor/chunk memory and enable
+# fault injection (the transaction stress test runs with it)
+ifdef GENIE_DEBUG
+PG_CPPFLAGS += -DGENIE_POISON -DGENIE_FAULT_INJECTION
 endif
 
 EXTRA_CLEAN = results regression.diffs regression.out

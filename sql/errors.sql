@@ -18,10 +18,25 @@ SELECT count(*) FROM q WHERE question = 'Trigger a rate limit';
 
 -- 429 with Retry-After, then success; the question was asked once
 \! python3 test/emuctl.py reset
+ALTER SERVER genie OPTIONS (SET max_backoff '2');
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "1", "count": 2}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
 \! python3 test/emuctl.py stats requests.start_conversation
 \! python3 test/emuctl.py stats statuses.429
+-- Retry-After values that are not delta-seconds or a date count as absent
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "inf", "count": 1}'
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "-5", "count": 1}'
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "1e400", "count": 1}'
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT", "count": 1}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+-- a wait longer than max_backoff, or than the answer_timeout left, is not
+-- slept: the query says so at once
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "99999999999999999999999", "count": 1}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+ALTER SERVER genie OPTIONS (SET max_backoff '60', ADD answer_timeout '5');
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30", "count": 1}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+ALTER SERVER genie OPTIONS (SET max_backoff '0.2', DROP answer_timeout);
 -- 503 on a poll is retried
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "count": 2}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';

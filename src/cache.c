@@ -3,8 +3,12 @@
  * cache.c
  *		  The answer cache: Genie answers kept in backend memory.
  *
- * Owns the cache of answered questions, keyed by workspace host, space,
- * follow-up conversation and question text.  An entry keeps the raw JSON
+ * Owns the cache of answered questions, keyed by everything that changes
+ * an answer or who may see it: the user mapping whose credentials fetched
+ * it (as postgres_fdw keys connections; a mapping FOR PUBLIC is shared by
+ * the roles it serves, as its owner intends), workspace host, space,
+ * follow-up conversation, question text and full_results.  Any change to
+ * a user mapping or server empties the cache (syscache invalidation).  An entry keeps the raw JSON
  * of the final message and of its query result's first chunk (decoded
  * again on a hit, so the decoders stay the one place that reads JSON),
  * lives for the table's or server's cache_ttl seconds, and the whole cache
@@ -26,7 +30,9 @@
 #include "fmgr.h"
 #include "lib/ilist.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "genie_fdw.h"
@@ -57,10 +63,11 @@ PG_FUNCTION_INFO_V1(genie_fdw_cache_clear);
 static char *
 cache_key(const GenieOptions *opts, const char *conversation, const char *question)
 {
-	/* NUL bytes cannot occur in the parts: use them as separators */
+	/* \x01 cannot occur in the parts: use it as the separator */
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	appendStringInfo(&buf, "%u\x01%c\x01", opts->umid, opts->full_results ? 'f' : 'i');
 	appendStringInfoString(&buf, opts->host);
 	appendStringInfoChar(&buf, '\x01');
 	appendStringInfoString(&buf, opts->space_id);
@@ -184,13 +191,8 @@ genie_cache_store(const GenieOptions *opts, const char *conversation,
 	cache_bytes += size;
 }
 
-/*
- * genie_fdw_cache_clear
- *		SQL function: empty this backend's answer cache; returns how many
- *		answers were dropped.
- */
-Datum
-genie_fdw_cache_clear(PG_FUNCTION_ARGS)
+static int64
+cache_clear(void)
 {
 	int64		n = 0;
 
@@ -199,12 +201,33 @@ genie_fdw_cache_clear(PG_FUNCTION_ARGS)
 		entry_free(dlist_container(CacheEntry, node, dlist_head_node(&cache_lru)));
 		n++;
 	}
-	PG_RETURN_INT64(n);
+	return n;
+}
+
+/* A user mapping or server changed: its answers may no longer be its. */
+static void
+cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) cache_clear();
+}
+
+/*
+ * genie_fdw_cache_clear
+ *		SQL function: empty this backend's answer cache; returns how many
+ *		answers were dropped.
+ */
+Datum
+genie_fdw_cache_clear(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(cache_clear());
 }
 
 void
 genie_cache_init(void)
 {
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, cache_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, cache_invalidate, (Datum) 0);
+
 	DefineCustomIntVariable("genie_fdw.cache_size",
 							"Size limit of a backend's Genie answer cache.",
 							"Answers are cached only for servers or tables with cache_ttl > 0.",

@@ -8,7 +8,9 @@
  * after its title, with the question, metadata and a jsonb row column),
  * and genie_delete_conversations(server, older_than), which deletes the
  * calling user's old conversations: a space holds at most 10,000, and
- * genie_fdw starts one per question.
+ * genie_fdw starts one per question.  Also the synchronous requests these
+ * make (listing spaces and conversations page by page, deleting one
+ * conversation), on the request layer of request.c.
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -20,6 +22,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_foreign_server.h"
+#include "common/int.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -27,10 +30,139 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "genie_fdw.h"
+#include "request.h"
 
 PG_FUNCTION_INFO_V1(genie_spaces);
 PG_FUNCTION_INFO_V1(genie_delete_conversations);
+
+/* ----------
+ * Requests for spaces and conversations (synchronous)
+ * ----------
+ */
+
+/* Decodes one page of a list: appends its items, returns the next token. */
+typedef char *(*PageDecoder) (const GenieOptions *opts, HttpResponse *resp, List **items);
+
+/*
+ * list_all_pages
+ *		GET url (which has a query string already) page after page, passing
+ *		next_page_token back as page_token until there is none.
+ */
+static List *
+list_all_pages(const GenieOptions *opts, const char *url, const char *what,
+			   PageDecoder decode)
+{
+	List	   *items = NIL;
+	char	   *token = NULL;
+	int			pages = 0;
+
+	do
+	{
+		HttpResponse resp;
+		char	   *page_url = token ? psprintf("%s&page_token=%s", url, genie_url_segment(token))
+			: pstrdup(url);
+
+		genie_request(opts, "GET", page_url, NULL, REQ_READ, what, &resp, NULL);
+		token = decode(opts, &resp, &items);
+		if (token && token[0] == '\0')
+			token = NULL;
+		if (++pages > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie's %s does not end", what)));
+	} while (token);
+	return items;
+}
+
+static char *
+decode_spaces_page(const GenieOptions *opts, HttpResponse *resp, List **items)
+{
+	GdSpaceList page;
+	GdError		err;
+	int			i;
+
+	if (!gd_decode_spaces(resp->body, resp->len, genie_arena(CurrentMemoryContext), &page, &err))
+		genie_report_decode_error(opts, resp, &err, "the list of spaces");
+	for (i = 0; i < page.nspaces; i++)
+		if (page.spaces[i].space_id)
+			*items = lappend(*items, &page.spaces[i]);
+	return page.next_page_token;
+}
+
+static char *
+decode_conversations_page(const GenieOptions *opts, HttpResponse *resp, List **items)
+{
+	GdConversationList page;
+	GdError		err;
+	int			i;
+
+	if (!gd_decode_conversations(resp->body, resp->len, genie_arena(CurrentMemoryContext), &page, &err))
+		genie_report_decode_error(opts, resp, &err, "the list of conversations");
+	for (i = 0; i < page.nconversations; i++)
+		*items = lappend(*items, &page.conversations[i]);
+	return page.next_page_token;
+}
+
+/*
+ * genie_list_spaces
+ *		Every space the user can see (all pages); a List of GdSpace *.
+ */
+static List *
+genie_list_spaces(const GenieOptions *opts)
+{
+	return list_all_pages(opts, psprintf("%s/api/2.0/genie/spaces?page_size=100", opts->host),
+						  "list of spaces", decode_spaces_page);
+}
+
+/*
+ * genie_list_conversations
+ *		The user's conversations in opts->space_id (all pages); a List of
+ *		GdConversation *.
+ */
+static List *
+genie_list_conversations(const GenieOptions *opts)
+{
+	return list_all_pages(opts, genie_space_url(opts, "/conversations?page_size=100"),
+						  "list of conversations", decode_conversations_page);
+}
+
+/*
+ * genie_delete_conversation
+ *		Delete one conversation; false when it was already gone.
+ */
+static bool
+genie_delete_conversation(const GenieOptions *opts, const char *conversation_id)
+{
+	HttpResponse resp;
+	HttpRequest req;
+	char	   *url = genie_space_url(opts, "/conversations/%s", genie_url_segment(conversation_id));
+	int			retries = 0;
+	bool		refreshed = false;
+
+	for (;;)
+	{
+		double		wait = 0;
+
+		genie_fill_request(&req, opts, "DELETE", url, NULL);
+		http_perform(&req, &resp);
+		if (resp.outcome == HTTP_DONE && resp.status == 404)
+			return false;
+		switch (genie_after_response(opts, REQ_READ, "deleting a conversation", &resp, retries,
+									 refreshed, GENIE_NO_DEADLINE, &wait, NULL))
+		{
+			case RESP_OK:
+				return true;
+			case RESP_REFRESH:
+				(void) genie_bearer(opts, true);
+				refreshed = true;
+				break;
+			case RESP_RETRY:
+				genie_sleep(wait);
+				retries++;
+				break;
+		}
+	}
+}
 
 /*
  * server_options
@@ -105,6 +237,8 @@ genie_delete_conversations(PG_FUNCTION_ARGS)
 	GenieOptions *opts;
 	Interval   *older;
 	int64		span_us;
+	int64		month_us;
+	int64		day_us;
 	int64		cutoff_ms;
 	int64		deleted = 0;
 	List	   *convs;
@@ -122,12 +256,17 @@ genie_delete_conversations(PG_FUNCTION_ARGS)
 				 errmsg("server \"%s\" has no option space_id", opts->server_name),
 				 errhint("Pass the space: genie_delete_conversations('%s', '30 days', '<space_id>').",
 						 opts->server_name)));
-	span_us = older->time + (int64) older->day * USECS_PER_DAY +
-		(int64) older->month * DAYS_PER_MONTH * USECS_PER_DAY;
-	if (span_us < 0)
+	/* the interval in microseconds, overflow-checked; at most 100 years */
+	if (older->month < 0 || older->day < 0 || older->time < 0 ||
+		pg_mul_s64_overflow((int64) older->month, DAYS_PER_MONTH * USECS_PER_DAY, &month_us) ||
+		pg_mul_s64_overflow((int64) older->day, USECS_PER_DAY, &day_us) ||
+		pg_add_s64_overflow(month_us, day_us, &span_us) ||
+		pg_add_s64_overflow(span_us, older->time, &span_us) ||
+		span_us > (int64) 100 * 365 * USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("older_than must not be negative")));
+				 errmsg("older_than must be between 0 and 100 years"),
+				 errhint("Give an interval such as '30 days'.")));
 	/* Genie's timestamps are Unix epoch milliseconds */
 	cutoff_ms = (GetCurrentTimestamp() - span_us) / 1000 +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;

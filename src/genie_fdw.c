@@ -48,6 +48,7 @@
 
 #include "genie_fdw.h"
 #include "limiter.h"
+#include "request.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,6 +63,21 @@ bool		genie_progress = false;
  * compiled.
  */
 #define ANSWER_STARTUP_COST		10000.0
+/*
+ * A rescan of a parameterized path asks only when the outer row brings a
+ * new question (the last answer is kept), and its cost is multiplied by
+ * the outer rows: keep it small, so that a nested loop over a few thousand
+ * rows stays below jit_above_cost.
+ */
+#define RESCAN_STARTUP_COST		25.0
+/*
+ * A path that cannot get its question (only a join can give it) must
+ * never win, however many rows the other side has: disable_cost (1e10)
+ * is beaten by a parameterized nested loop over a million rows, so such a
+ * path costs far more.  It stays, so that a query no nested loop can
+ * serve still plans and then says what is missing.
+ */
+#define UNUSABLE_PATH_COST		1.0e30
 
 /* Planner state kept in baserel->fdw_private. */
 typedef struct GenieRelInfo
@@ -149,6 +165,17 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	genie_limiter_init();
 	genie_cache_init();
+	genie_credentials_init();
+#ifdef GENIE_FAULT_INJECTION
+	DefineCustomBoolVariable("genie_fdw.debug_fail_headers",
+							 "Debug builds: fail building request headers as if libcurl ran out of memory.",
+							 NULL,
+							 &genie_debug_fail_headers,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+#endif
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("genie_fdw");
@@ -396,19 +423,17 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 
 static ForeignPath *
 make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
-		  Relids required_outer, bool disabled)
+		  Relids required_outer, bool unusable)
 {
-	Cost		startup = ANSWER_STARTUP_COST;
+	Cost		startup = bms_is_empty(required_outer) ? ANSWER_STARTUP_COST : RESCAN_STARTUP_COST;
 	Cost		total;
 
-#if PG_VERSION_NUM < 180000
-	if (disabled)
-		startup += disable_cost;
-#endif
+	if (unusable)
+		startup += UNUSABLE_PATH_COST;
 	total = startup + rows * cpu_tuple_cost * 10;
 	return create_foreignscan_path(root, baserel, NULL, rows,
 #if PG_VERSION_NUM >= 180000
-								   disabled ? 1 : 0,
+								   unusable ? 1 : 0,
 #endif
 								   startup, total, NIL, required_outer, NULL,
 #if PG_VERSION_NUM >= 170000
@@ -422,7 +447,8 @@ make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
  *		The plain path, and one parameterized path per join clause that
  *		gives the question ("ON g.question = q.text"): each outer row's
  *		question is asked on a rescan.  When only a join can give the
- *		question, the plain path would fail at run time, so it is disabled.
+ *		question, the plain path would fail at run time, so it costs more
+ *		than any plan that can be chosen instead (UNUSABLE_PATH_COST).
  */
 static void
 genieGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,

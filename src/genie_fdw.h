@@ -7,15 +7,18 @@
  * Files and what they own:
  *	genie_fdw.c		handler, planner and executor callbacks, EXPLAIN, GUCs
  *	option.c		option validator and resolved per-scan options
- *	http.c			libcurl transport: one handle per backend, interrupts,
- *					timeouts, size limit
- *	genie_api.c		Genie / Statement API calls, retry policy, polling,
- *					error reporting
+ *	http.c			libcurl transport: one multi handle per backend, calls
+ *					owned by memory contexts, interrupts, timeouts, size limit
+ *	credentials.c	bearer tokens (PAT, OAuth per user mapping), masking
+ *	request.c		URLs, THE retry policy, synchronous requests, error
+ *					reporting (request.h: the request layer's interface)
+ *	ask.c			the ask engine: questions asked concurrently, polling
+ *	chunks.c		the chunk cursor, prefetch, external link policy
  *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
  *	convert.c		answer values to Datums, column mapping, jsonb rows
  *	cache.c			the answer cache
  *	catalog.c		genie_spaces(), IMPORT FOREIGN SCHEMA, deleting old
- *					conversations
+ *					conversations, and the list/delete requests they make
  *	limiter.c		the cross-backend question limiter, counters
  *
  * This header must not include json-c (its json_object clashes with
@@ -53,6 +56,7 @@
 typedef struct GenieOptions
 {
 	Oid			serverid;
+	Oid			umid;			/* the user mapping: keys every cache */
 	char	   *server_name;	/* for messages */
 	char	   *host;			/* scheme://host[:port], no trailing slash */
 	char	   *space_id;
@@ -147,16 +151,38 @@ typedef struct HttpResponse
 
 typedef struct HttpCall HttpCall;
 
+/* Longest Retry-After genie_fdw reads (a day); longer values are capped. */
+#define HTTP_RETRY_AFTER_MAX	86400.0
+
 extern void http_perform(const HttpRequest *req, HttpResponse *resp);
-extern HttpCall *http_start(const HttpRequest *req, HttpResponse *resp);
-extern bool http_wait_any(long timeout_ms);
+extern HttpCall *http_start(const HttpRequest *req);
+extern bool http_wait(HttpCall *const *calls, int ncalls, long timeout_ms);
 extern bool http_done(const HttpCall *call);
-extern void http_finish(HttpCall *call);
+extern void http_finish(HttpCall *call, HttpResponse *resp);
 extern void http_cancel(HttpCall *call);
 extern void http_progress(void);
+extern double http_parse_retry_after(const char *value);
+
+/*
+ * Debug builds (make GENIE_DEBUG=1) poison memory of calls, cursors and
+ * chunks when it is released, so that a use after free reads garbage and
+ * fails tests instead of passing by luck; they also enable fault injection
+ * (GUCs genie_fdw.debug_*) for paths that cannot be reached otherwise.
+ */
+#ifdef GENIE_POISON
+#define genie_poison(ptr, size) memset((ptr), 0x7f, (size))
+#else
+#define genie_poison(ptr, size) ((void) (ptr), (void) (size))
+#endif
+#ifdef GENIE_FAULT_INJECTION
+extern bool genie_debug_fail_headers;
+#endif
+
+/* The wait event reported while a backend waits on Genie. */
+#define genie_wait_event() PG_WAIT_EXTENSION
 
 /* ----------
- * genie_api.c
+ * request.c, ask.c, chunks.c
  * ----------
  */
 
@@ -194,10 +220,6 @@ extern void genie_askset_add(GenieAskSet *set, const char *question,
 extern GenieAnswer *genie_askset_next(GenieAskSet *set);
 extern void genie_askset_abandon(GenieAskSet *set);
 extern void genie_answer_free(GenieAnswer *answer);
-extern List *genie_list_spaces(const GenieOptions *opts);
-extern List *genie_list_conversations(const GenieOptions *opts);
-extern bool genie_delete_conversation(const GenieOptions *opts,
-									  const char *conversation_id);
 
 typedef struct GenieCursor GenieCursor;
 

@@ -5,19 +5,28 @@
  *
  * Owns the backend's curl multi handle (so that connections are kept alive
  * across requests and queries), a small pool of easy handles, asynchronous
- * calls (http_start / http_wait_any / http_finish) that let several requests
+ * calls (http_start / http_wait / http_finish) that let several requests
  * run at once without threads, and the synchronous http_perform built on
  * them.  Also request set-up (headers, credentials, timeouts, TLS), the
- * response buffer and its size limit, and interrupt handling: transfers are
- * driven by curl_multi_poll in slices of at most 100 ms with
- * CHECK_FOR_INTERRUPTS between them, and curl's progress callback aborts a
- * transfer as soon as a cancel is pending, so query cancel and
- * statement_timeout stop any request promptly and PostgreSQL reports the
- * cancel itself.  Calls still open when a (sub)transaction aborts are
- * released by a transaction callback, so no curl resource outlives an error.
+ * response buffer and its size limit, Retry-After parsing, and interrupt
+ * handling: transfers are driven by curl_multi_poll in slices of at most
+ * 100 ms with CHECK_FOR_INTERRUPTS between them, and curl's progress
+ * callback aborts a transfer as soon as a cancel is pending, so query
+ * cancel and statement_timeout stop any request promptly.
+ *
+ * Ownership: a call belongs to the memory context that was current when it
+ * started (its owner), whatever happens to (sub)transactions in between.
+ * The call lives in a small context of its own, a child of the owner, with
+ * a reset callback: when the owner is reset or deleted (a scan ends, a
+ * portal is dropped, a chunk buffer is recycled) the call is taken out of
+ * the multi handle and its curl resources are freed before its memory
+ * goes.  http_finish and http_cancel delete the call's context the same
+ * way.  The response body is allocated in the owner, so it outlives the
+ * call.  At the end of a top-level transaction every call still open is
+ * detached as a last safeguard (its owner frees its memory).
  *
  * The transport never decides whether to retry: it classifies the outcome
- * (HttpOutcome) and genie_api.c applies the retry policy.
+ * (HttpOutcome) and request.c applies the retry policy.
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -38,6 +47,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
+#include "pgstat.h"
 
 #include "genie_fdw.h"
 
@@ -48,42 +58,40 @@
 
 static CURLM *genie_multi = NULL;
 
+#ifdef GENIE_FAULT_INJECTION
+bool		genie_debug_fail_headers = false;
+#endif
+
 /* Easy handles kept for reuse (their options are reset on each use). */
 #define HTTP_POOL_SIZE 16
 static CURL *handle_pool[HTTP_POOL_SIZE];
 static int	handle_pool_len = 0;
 
-/* State shared with curl's callbacks during one request. */
-typedef struct HttpTransfer
+/* One request in flight, in its own memory context (a child of its owner). */
+struct HttpCall
 {
-	HttpResponse *resp;
-	MemoryContext cxt;
-	size_t		cap;
+	MemoryContext cxt;			/* the call's own context */
+	MemoryContext owner;		/* where the response body is allocated */
+	MemoryContextCallback cb;	/* releases the call with its context */
+	CURL	   *easy;
+	struct curl_slist *headers;
+	HttpResponse resp;			/* filled while the transfer runs */
+	size_t		cap;			/* allocated size of resp.body */
 	size_t		max_size;
 	bool		too_large;
 	bool		nomem;
-} HttpTransfer;
-
-/* One request in flight. */
-struct HttpCall
-{
-	CURL	   *easy;
-	struct curl_slist *headers;
-	HttpTransfer tr;
-	char		errbuf[CURL_ERROR_SIZE];
 	bool		done;
-	bool		detached;		/* curl side released at subxact abort */
+	bool		detached;		/* curl side released */
 	CURLcode	rc;
-	SubTransactionId subxid;
-	dlist_node	node;			/* in active_calls */
+	char		errbuf[CURL_ERROR_SIZE];
+	dlist_node	node;			/* in active_calls while attached */
 };
 
-/* Calls started and not yet finished or cancelled (in TopMemoryContext). */
+/* Calls attached to the multi handle. */
 static dlist_head active_calls = DLIST_STATIC_INIT(active_calls);
 
 static void http_xact_callback(XactEvent event, void *arg);
-static void http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-								  SubTransactionId parentSubid, void *arg);
+static void call_context_reset(void *arg);
 
 static void
 http_init(void)
@@ -104,7 +112,6 @@ http_init(void)
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(http_xact_callback, NULL);
-		RegisterSubXactCallback(http_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
 }
@@ -135,78 +142,70 @@ handle_put(CURL *h)
 
 /*
  * call_detach
- *		Take a call out of the multi handle and free its curl resources.
- *		Never raises an error (it runs in abort callbacks).
+ *		Take a call out of the multi handle and free its curl resources; it
+ *		counts as finished with an error from then on.  Idempotent, and
+ *		never raises an error (it runs in reset and abort callbacks).
  */
 static void
 call_detach(HttpCall *call)
 {
 	if (call->detached)
 		return;
-	dlist_delete(&call->node);
-	if (genie_multi)
-		curl_multi_remove_handle(genie_multi, call->easy);
-	/* the handle must not keep pointers to what is freed here */
-	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
+	if (call->easy)
+	{
+		dlist_delete(&call->node);
+		if (genie_multi)
+			curl_multi_remove_handle(genie_multi, call->easy);
+		/* the handle must not keep pointers to what is freed here */
+		curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(call->easy, CURLOPT_PRIVATE, NULL);
+		handle_put(call->easy);
+	}
 	curl_slist_free_all(call->headers);
-	handle_put(call->easy);
 	call->easy = NULL;
 	call->headers = NULL;
 	call->detached = true;
-}
-
-static void
-call_release(HttpCall *call)
-{
-	call_detach(call);
-	pfree(call);
-}
-
-/* Release every call of the aborted (sub)transaction. */
-static void
-release_calls(bool all, SubTransactionId subxid)
-{
-	dlist_mutable_iter iter;
-
-	dlist_foreach_modify(iter, &active_calls)
+	if (!call->done)
 	{
-		HttpCall   *call = dlist_container(HttpCall, node, iter.cur);
-
-		if (all)
-			call_release(call);
-		else if (call->subxid == subxid)
-		{
-			/*
-			 * The call's owner may outlive the subtransaction (a cursor
-			 * opened before it): keep the struct, finished and failed, for
-			 * its owner to finish or cancel.
-			 */
-			call_detach(call);
-			call->done = true;
-			call->rc = CURLE_ABORTED_BY_CALLBACK;
-		}
+		call->done = true;
+		call->rc = CURLE_ABORTED_BY_CALLBACK;
 	}
+}
+
+/*
+ * call_context_reset
+ *		The call's context is going (its owner was reset or deleted, or the
+ *		call was finished or cancelled): release the curl side first.
+ */
+static void
+call_context_reset(void *arg)
+{
+	HttpCall   *call = (HttpCall *) arg;
+
+	call_detach(call);
+	genie_poison(call, sizeof(HttpCall));
 }
 
 static void
 http_xact_callback(XactEvent event, void *arg)
 {
-	/* at the end of a transaction no call may remain open */
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PREPARE)
-		release_calls(true, InvalidSubTransactionId);
-}
+	dlist_mutable_iter iter;
 
-static void
-http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					  SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		release_calls(false, mySubid);
+	/*
+	 * Owners normally release their calls long before this (portals and
+	 * executor memory go at the end of the transaction).  No transfer may
+	 * outlive the transaction all the same: detach what is left; the
+	 * owners' memory contexts free the structs.
+	 */
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	dlist_foreach_modify(iter, &active_calls)
+		call_detach(dlist_container(HttpCall, node, iter.cur));
 }
 
 /*
@@ -218,27 +217,27 @@ http_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static size_t
 http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	HttpTransfer *tr = (HttpTransfer *) userdata;
-	HttpResponse *resp = tr->resp;
+	HttpCall   *call = (HttpCall *) userdata;
+	HttpResponse *resp = &call->resp;
 	size_t		n = size * nmemb;
 
-	if (resp->len + n > tr->max_size)
+	if (resp->len + n > call->max_size)
 	{
-		tr->too_large = true;
+		call->too_large = true;
 		return 0;
 	}
-	if (resp->len + n + 1 > tr->cap)
+	if (resp->len + n + 1 > call->cap)
 	{
-		size_t		newcap = Max(tr->cap * 2, 16384);
+		size_t		newcap = Max(call->cap * 2, 16384);
 		char	   *nb;
 
 		while (newcap < resp->len + n + 1)
 			newcap *= 2;
-		nb = MemoryContextAllocExtended(tr->cxt, newcap,
+		nb = MemoryContextAllocExtended(call->owner, newcap,
 										MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 		if (nb == NULL)
 		{
-			tr->nomem = true;
+			call->nomem = true;
 			return 0;
 		}
 		if (resp->body)
@@ -247,7 +246,7 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 			pfree(resp->body);
 		}
 		resp->body = nb;
-		tr->cap = newcap;
+		call->cap = newcap;
 	}
 	memcpy(resp->body + resp->len, ptr, n);
 	resp->len += n;
@@ -255,30 +254,45 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Parse a Retry-After value: delta-seconds or an HTTP date. */
-static double
-parse_retry_after(const char *v)
+/*
+ * http_parse_retry_after
+ *		Seconds to wait from a Retry-After value: delta-seconds (digits
+ *		only) or an HTTP date.  Anything else (signs, fractions, "inf",
+ *		garbage) counts as absent (-1).  The result is bounded by
+ *		HTTP_RETRY_AFTER_MAX; a date in the past is 0.
+ */
+double
+http_parse_retry_after(const char *v)
 {
-	char	   *end;
-	double		d;
+	const char *p;
+	double		d = 0;
 	time_t		t;
 
 	while (*v == ' ' || *v == '\t')
 		v++;
-	d = strtod(v, &end);
-	if (end != v)
+	for (p = v; *p >= '0' && *p <= '9'; p++)
 	{
-		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-			end++;
-		if (*end == '\0')
-			return d < 0 ? 0 : d;
+		if (d < HTTP_RETRY_AFTER_MAX)
+			d = d * 10 + (*p - '0');
 	}
+	if (p > v)
+	{
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '\0')
+			return -1;
+		return Min(d, HTTP_RETRY_AFTER_MAX);
+	}
+	if (*v == '\0')
+		return -1;
 	t = curl_getdate(v, NULL);
 	if (t != (time_t) -1)
 	{
 		double		delta = difftime(t, time(NULL));
 
-		return delta < 0 ? 0 : delta;
+		if (!(delta > 0))		/* also NaN */
+			return 0;
+		return Min(delta, HTTP_RETRY_AFTER_MAX);
 	}
 	return -1;
 }
@@ -290,7 +304,8 @@ parse_retry_after(const char *v)
 static size_t
 http_header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
-	HttpTransfer *tr = (HttpTransfer *) userdata;
+	HttpCall   *call = (HttpCall *) userdata;
+	HttpResponse *resp = &call->resp;
 	size_t		n = size * nitems;
 	char		line[512];
 	char	   *colon;
@@ -300,8 +315,8 @@ http_header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	if (n >= 5 && strncmp(buffer, "HTTP/", 5) == 0)
 	{
 		/* a new response (after 100-continue or a redirect) */
-		tr->resp->retry_after = -1;
-		tr->resp->content_type = NULL;
+		resp->retry_after = -1;
+		resp->content_type = NULL;
 		return n;
 	}
 	l = Min(n, sizeof(line) - 1);
@@ -317,15 +332,15 @@ http_header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	while (*val == ' ' || *val == '\t')
 		val++;
 	if (pg_strcasecmp(line, "retry-after") == 0)
-		tr->resp->retry_after = parse_retry_after(val);
+		resp->retry_after = http_parse_retry_after(val);
 	else if (pg_strcasecmp(line, "content-type") == 0)
 	{
-		char	   *ct = MemoryContextAllocExtended(tr->cxt, strlen(val) + 1, MCXT_ALLOC_NO_OOM);
+		char	   *ct = MemoryContextAllocExtended(call->owner, strlen(val) + 1, MCXT_ALLOC_NO_OOM);
 
 		if (ct)
 		{
 			strcpy(ct, val);
-			tr->resp->content_type = ct;
+			resp->content_type = ct;
 		}
 	}
 	return n;
@@ -339,18 +354,26 @@ http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
+/*
+ * slist_add
+ *		Append a header line.  On failure the list is left as it was, still
+ *		owned by the caller (whose PG_CATCH frees it exactly once).
+ */
 static struct curl_slist *
 slist_add(struct curl_slist *list, const char *line)
 {
-	struct curl_slist *n = curl_slist_append(list, line);
+	struct curl_slist *n;
 
+#ifdef GENIE_FAULT_INJECTION
+	if (genie_debug_fail_headers)
+		n = NULL;
+	else
+#endif
+		n = curl_slist_append(list, line);
 	if (n == NULL)
-	{
-		curl_slist_free_all(list);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	}
+				 errmsg("out of memory while preparing a request to Genie")));
 	return n;
 }
 
@@ -391,10 +414,10 @@ classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
 
 /*
  * setup_handle
- *		Set every option of a request on an easy handle; returns the header
- *		list, which the caller frees.
+ *		Set every option of a request on the call's easy handle; the header
+ *		list becomes the call's (freed when the call is released).
  */
-static struct curl_slist *
+static void
 setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 {
 	const GenieOptions *opts = req->opts;
@@ -408,9 +431,9 @@ setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 	SETOPT(CURLOPT_USERAGENT, GENIE_USER_AGENT);
 	SETOPT(CURLOPT_ERRORBUFFER, call->errbuf);
 	SETOPT(CURLOPT_WRITEFUNCTION, http_write_cb);
-	SETOPT(CURLOPT_WRITEDATA, &call->tr);
+	SETOPT(CURLOPT_WRITEDATA, call);
 	SETOPT(CURLOPT_HEADERFUNCTION, http_header_cb);
-	SETOPT(CURLOPT_HEADERDATA, &call->tr);
+	SETOPT(CURLOPT_HEADERDATA, call);
 	SETOPT(CURLOPT_NOPROGRESS, 0L);
 	SETOPT(CURLOPT_XFERINFOFUNCTION, http_progress_cb);
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
@@ -472,6 +495,8 @@ setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 			pfree(h);
 		}
 		SETOPT(CURLOPT_HTTPHEADER, headers);
+		call->headers = headers;
+		headers = NULL;
 		if (req->basic_user)
 		{
 			SETOPT(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
@@ -481,69 +506,70 @@ setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 	}
 	PG_CATCH();
 	{
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+		/* a list not yet handed to the call; the call frees its own */
 		curl_slist_free_all(headers);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	return headers;
 }
 
 /*
  * http_start
- *		Start a request; it runs while http_wait_any (or any other call's
- *		wait) drives the transfers.  resp is filled by http_finish; its body
- *		is allocated in CurrentMemoryContext, which must live until then.
+ *		Start a request; it runs while http_wait (or any other call's wait)
+ *		drives the transfers.  The call belongs to CurrentMemoryContext: it
+ *		is released when that context is reset or deleted, and the response
+ *		body handed out by http_finish is allocated there.
  */
 HttpCall *
-http_start(const HttpRequest *req, HttpResponse *resp)
+http_start(const HttpRequest *req)
 {
+	MemoryContext owner = CurrentMemoryContext;
+	MemoryContext cxt;
 	HttpCall   *volatile call;
-	CURL	   *volatile easy;
 
 	http_init();
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after = -1;
-
-	call = MemoryContextAllocZero(TopMemoryContext, sizeof(HttpCall));
-	call->tr.resp = resp;
-	call->tr.cxt = CurrentMemoryContext;
-	call->tr.max_size = req->opts ? (size_t) req->opts->max_response_size
+	cxt = AllocSetContextCreate(owner, "genie_fdw call", ALLOCSET_SMALL_SIZES);
+	call = MemoryContextAllocZero(cxt, sizeof(HttpCall));
+	call->cxt = cxt;
+	call->owner = owner;
+	call->resp.retry_after = -1;
+	call->max_size = req->opts ? (size_t) req->opts->max_response_size
 		: (size_t) 128 * 1024 * 1024;
-	call->subxid = GetCurrentSubTransactionId();
+	call->detached = true;		/* nothing of curl's to release yet */
+	call->cb.func = call_context_reset;
+	call->cb.arg = call;
+	MemoryContextRegisterResetCallback(cxt, &call->cb);
 
-	easy = handle_get();
+	/* from here on an error deletes cxt with the owner, releasing the call */
+	call->easy = handle_get();
+	dlist_push_tail(&active_calls, &call->node);
+	call->detached = false;
 	PG_TRY();
 	{
-		call->headers = setup_handle(easy, req, call);
+		setup_handle(call->easy, req, call);
 	}
 	PG_CATCH();
 	{
-		handle_put(easy);
-		pfree(call);
+		MemoryContextDelete(cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	call->easy = easy;
-	dlist_push_tail(&active_calls, &call->node);
-
-	if (curl_multi_add_handle(genie_multi, easy) != CURLM_OK)
+	if (curl_multi_add_handle(genie_multi, call->easy) != CURLM_OK)
 	{
-		call_release(call);
+		MemoryContextDelete(cxt);
 		elog(ERROR, "could not add a libcurl handle to its multi handle");
 	}
 	return call;
 }
 
 /* Run curl's state machines once and note finished calls. */
-static bool
+static void
 drive(void)
 {
 	int			running = 0;
 	CURLMcode	mc;
 	CURLMsg    *msg;
 	int			left;
-	bool		any = false;
 
 	mc = curl_multi_perform(genie_multi, &running);
 	if (mc != CURLM_OK)
@@ -559,9 +585,7 @@ drive(void)
 			continue;
 		call->done = true;
 		call->rc = msg->data.result;
-		any = true;
 	}
-	return any;
 }
 
 /*
@@ -572,21 +596,23 @@ void
 http_progress(void)
 {
 	if (genie_multi != NULL && !dlist_is_empty(&active_calls))
-		(void) drive();
+		drive();
 }
 
 /*
- * http_wait_any
- *		Drive the transfers until one finishes or timeout_ms passes (at once
- *		when some call has already finished).  Interrupts are checked every
- *		100 ms at most.  With no call in flight this is a latch sleep.
- *		Returns true when some call is done.
+ * http_wait
+ *		Drive the transfers until one of the given calls is done (at once
+ *		when one already is) or timeout_ms passes.  Other calls (another
+ *		scan's prefetch, say) make progress meanwhile but do not end the
+ *		wait, so a caller never spins on someone else's finished call.
+ *		Interrupts are checked every 100 ms at most.  With none of the
+ *		given calls in flight this is a latch sleep that a set latch ends.
+ *		Returns true when one of the calls is done.
  */
 bool
-http_wait_any(long timeout_ms)
+http_wait(HttpCall *const *calls, int ncalls, long timeout_ms)
 {
 	instr_time	start;
-	dlist_iter	iter;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
@@ -594,19 +620,18 @@ http_wait_any(long timeout_ms)
 		instr_time	now;
 		long		left;
 		bool		pending = false;
+		int			i;
 
 		CHECK_FOR_INTERRUPTS();
 		if (genie_multi != NULL && !dlist_is_empty(&active_calls))
+			drive();
+		for (i = 0; i < ncalls; i++)
 		{
-			(void) drive();
-			dlist_foreach(iter, &active_calls)
-			{
-				HttpCall   *call = dlist_container(HttpCall, node, iter.cur);
-
-				if (call->done)
-					return true;
-				pending = true;
-			}
+			if (calls[i] == NULL)
+				continue;
+			if (calls[i]->done)
+				return true;
+			pending = true;
 		}
 
 		INSTR_TIME_SET_CURRENT(now);
@@ -617,15 +642,18 @@ http_wait_any(long timeout_ms)
 		left = Min(left, HTTP_POLL_SLICE_MS);
 		if (pending)
 		{
-			CURLMcode	mc = curl_multi_poll(genie_multi, NULL, 0, (int) left, NULL);
+			CURLMcode	mc;
 
+			pgstat_report_wait_start(genie_wait_event());
+			mc = curl_multi_poll(genie_multi, NULL, 0, (int) left, NULL);
+			pgstat_report_wait_end();
 			if (mc != CURLM_OK)
 				elog(ERROR, "libcurl multi error: %s", curl_multi_strerror(mc));
 		}
 		else
 		{
 			int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									   left, PG_WAIT_EXTENSION);
+									   left, genie_wait_event());
 
 			ResetLatch(MyLatch);
 			/* a set latch may mean a question slot came free: look again */
@@ -646,15 +674,16 @@ http_done(const HttpCall *call)
 
 /*
  * http_finish
- *		Classify a finished call's outcome into its response and release it.
+ *		Classify a finished call's outcome into *resp and release the call.
+ *		The body (never NULL) stays in the call's owner context.
  */
 void
-http_finish(HttpCall *call)
+http_finish(HttpCall *call, HttpResponse *resp)
 {
-	HttpResponse *resp = call->tr.resp;
-	bool		nomem = call->tr.nomem;
+	bool		nomem = call->nomem;
 
 	Assert(call->done);
+	*resp = call->resp;
 	if (call->rc == CURLE_OK && !call->detached)
 	{
 		long		status = 0;
@@ -663,21 +692,21 @@ http_finish(HttpCall *call)
 		resp->status = status;
 		resp->outcome = HTTP_DONE;
 	}
-	else if (call->tr.too_large)
+	else if (call->too_large)
 	{
 		resp->outcome = HTTP_TOO_LARGE;
 		snprintf(resp->error, sizeof(resp->error),
-				 "response body is larger than max_response_size (%zu bytes)", call->tr.max_size);
+				 "response body is larger than max_response_size (%zu bytes)", call->max_size);
 	}
 	else
 		classify_failure(call->rc, resp, call->errbuf);
 
 	if (resp->body == NULL)
 	{
-		resp->body = MemoryContextAlloc(call->tr.cxt, 1);
+		resp->body = MemoryContextAlloc(call->owner, 1);
 		resp->body[0] = '\0';
 	}
-	call_release(call);
+	MemoryContextDelete(call->cxt);
 
 	if (nomem)
 		ereport(ERROR,
@@ -687,12 +716,23 @@ http_finish(HttpCall *call)
 
 /*
  * http_cancel
- *		Abandon a call, finished or not.
+ *		Abandon a call, finished or not, and the body it received so far.
  */
 void
 http_cancel(HttpCall *call)
 {
-	call_release(call);
+	char	   *body = call->resp.body;
+	char	   *ct = call->resp.content_type;
+	size_t		cap = call->cap;
+
+	MemoryContextDelete(call->cxt);
+	if (body)
+	{
+		genie_poison(body, cap);
+		pfree(body);
+	}
+	if (ct)
+		pfree(ct);
 }
 
 /*
@@ -705,12 +745,14 @@ http_cancel(HttpCall *call)
 void
 http_perform(const HttpRequest *req, HttpResponse *resp)
 {
-	HttpCall   *volatile call = http_start(req, resp);
+	HttpCall   *volatile call = http_start(req);
 
 	PG_TRY();
 	{
-		while (!call->done)
-			(void) http_wait_any(HTTP_POLL_SLICE_MS);
+		HttpCall   *c = call;
+
+		while (!c->done)
+			(void) http_wait(&c, 1, HTTP_POLL_SLICE_MS);
 		/* an interrupt may have aborted the transfer: report it as such */
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -720,5 +762,5 @@ http_perform(const HttpRequest *req, HttpResponse *resp)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	http_finish(call);
+	http_finish(call, resp);
 }

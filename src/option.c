@@ -380,6 +380,16 @@ genie_fdw_validator(PG_FUNCTION_ARGS)
 
 		check_option_value(def, o);
 
+		/*
+		 * ca_file makes the server read a local file, as postgres_fdw's
+		 * sslcert does: only a superuser may set it.
+		 */
+		if (strcmp(o->name, "ca_file") == 0 && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser can set option \"ca_file\""),
+					 errdetail("The option makes the server read a local file.")));
+
 		if (strcmp(o->name, "host") == 0)
 			has_host = true;
 		else if (strcmp(o->name, "client_id") == 0)
@@ -489,6 +499,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	apply_options(opts, server->options, ForeignServerRelationId);
 
 	um = GetUserMapping(userid, serverid);	/* errors when there is none */
+	opts->umid = um->umid;
 	apply_options(opts, um->options, UserMappingRelationId);
 
 	if (opts->max_poll_interval < opts->poll_interval)

@@ -1262,6 +1262,11 @@ class Handler(BaseHTTPRequestHandler):
             hdrs = {}
             if fault.get("retry_after") is not None:
                 hdrs["Retry-After"] = str(fault["retry_after"])
+            if fault.get("echo_authorization"):
+                # a misbehaving proxy that quotes the request's credentials back
+                return self.send(Response(st, {"error_code": "BAD_REQUEST",
+                                               "message": "rejected request with Authorization: %s"
+                                               % self.headers.get("Authorization", "")}, headers=hdrs), endpoint)
             if fault.get("body") is not None:
                 return self.send(Response(st, body=fault["body"], headers=hdrs), endpoint)
             return self.send(Response(st, default_fault_body(st), headers=hdrs), endpoint)

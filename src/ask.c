@@ -1,0 +1,778 @@
+/*-------------------------------------------------------------------------
+ *
+ * ask.c
+ *		  The ask engine: questions to Genie, asked concurrently.
+ *
+ * Owns asking: a set of questions (GenieAskSet) run at once, up to
+ * max_concurrent in flight, each a small state machine (start or continue
+ * a conversation, poll the message with growing waits, fetch the query
+ * result, or start and poll a full-result download) driven by
+ * genie_askset_next, which returns answers in the order they complete.
+ * Answers come from the answer cache when it holds them, and go into it.
+ *
+ * Ownership: the set lives in the caller's memory context (the scan's
+ * batch context); each question has a context of its own, a child of the
+ * set's, that holds its answer and its request in flight (an HttpCall
+ * belongs to the context it started in, http.c), so resetting the batch
+ * context, or dropping the portal that holds it, ends every transfer of
+ * the set whatever happened to savepoints in between.  An answer handed
+ * out moves to whoever frees it with genie_answer_free.
+ *
+ * Copyright (c) 2026, genie_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/ask.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "limiter.h"
+#include "request.h"
+
+/* Growth of the wait between two polls of a message. */
+#define POLL_GROWTH 1.5
+
+/* ----------
+ * Asking questions: an engine that runs any number of questions at once
+ * (up to max_concurrent in flight), each a small state machine driven by
+ * genie_askset_next.  One question is the same engine with one ask.
+ * ----------
+ */
+
+/* Where an ask stands. */
+typedef enum AskPhase
+{
+	PH_NEW,						/* not started */
+	PH_SLOT,					/* waiting for a question slot (limiter) */
+	PH_SEND,					/* the step's request is to be sent now */
+	PH_CALL,					/* the step's request is in flight */
+	PH_SLEEP,					/* waiting until "wake", then PH_SEND/PH_SLOT */
+	PH_DONE						/* answered (or failed: then the error was
+								 * raised) */
+} AskPhase;
+
+/* Which request an ask is making. */
+typedef enum AskStep
+{
+	STEP_POST,					/* ask: start conversation or create message */
+	STEP_POLL,					/* get message */
+	STEP_RESULT,				/* get the query result */
+	STEP_EXECUTE,				/* run the attachment's query again */
+	STEP_DOWNLOAD,				/* start a full-result download */
+	STEP_DOWNLOAD_POLL			/* poll the download */
+} AskStep;
+
+typedef struct GenieAsk
+{
+	GenieAskSet *set;
+	MemoryContext cxt;			/* the answer lives here */
+	GenieAnswer *answer;
+	char	   *target_conversation;	/* follow-up in this conversation */
+	AskPhase	phase;
+	AskStep		step;
+	bool		returned;		/* handed to the caller */
+	HttpCall   *call;			/* in flight, owned by cxt */
+	HttpResponse resp;			/* of the last finished request */
+	char	   *url;
+	char	   *body;
+	int			retries;		/* of the current request */
+	bool		refreshed;
+	int			rate_retries;	/* questions asked again after RATE_LIMIT */
+	double		interval;		/* next wait between polls */
+	double		started;		/* genie_now() at the start */
+	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
+	char	   *last_status;
+	GdDownload	download;		/* full_results: the download's ids */
+	GenieCachedAnswer raw;		/* the bodies the answer came from, for
+								 * the answer cache */
+} GenieAsk;
+
+struct GenieAskSet
+{
+	const GenieOptions *opts;
+	MemoryContext cxt;
+	GenieCallStats *stats;
+	int			max_concurrent;
+	int			nasks;
+	int			maxasks;
+	GenieAsk  **asks;
+	HttpCall  **calls;			/* scratch: the calls a wait is for */
+	int			nreturned;
+};
+
+static void
+ask_error_callback(void *arg)
+{
+	GenieAsk   *ask = (GenieAsk *) arg;
+	const GenieOptions *opts = ask->set->opts;
+
+	if (ask->answer->message_id)
+		errcontext("Genie space %s, conversation %s, message %s%s%s",
+				   opts->space_id, ask->answer->conversation_id, ask->answer->message_id,
+				   ask->answer->message.status ? ", status " : "",
+				   ask->answer->message.status ? ask->answer->message.status : "");
+	else
+		errcontext("Genie space %s at %s", opts->space_id, opts->host);
+}
+
+/*
+ * genie_askset_create
+ *		An empty set of questions for one space, in CurrentMemoryContext.
+ */
+GenieAskSet *
+genie_askset_create(const GenieOptions *opts, int max_concurrent,
+					GenieCallStats *stats)
+{
+	GenieAskSet *set = palloc0(sizeof(GenieAskSet));
+
+	set->opts = opts;
+	set->cxt = CurrentMemoryContext;
+	set->stats = stats;
+	set->max_concurrent = Max(max_concurrent, 1);
+	set->maxasks = 4;
+	set->asks = palloc(sizeof(GenieAsk *) * set->maxasks);
+	set->calls = palloc(sizeof(HttpCall *) * set->maxasks);
+	return set;
+}
+
+/*
+ * genie_askset_add
+ *		Add a question (a follow-up when conversation_id is given).  Each
+ *		answer gets its own memory context, a child of the set's; free it
+ *		with genie_answer_free once its rows are consumed.
+ */
+void
+genie_askset_add(GenieAskSet *set, const char *question, const char *conversation_id)
+{
+	GenieAsk   *ask;
+	MemoryContext old;
+
+	if (set->nasks == set->maxasks)
+	{
+		set->maxasks *= 2;
+		set->asks = repalloc(set->asks, sizeof(GenieAsk *) * set->maxasks);
+		set->calls = repalloc(set->calls, sizeof(HttpCall *) * set->maxasks);
+	}
+	ask = MemoryContextAllocZero(set->cxt, sizeof(GenieAsk));
+	ask->set = set;
+	ask->cxt = AllocSetContextCreate(set->cxt, "genie_fdw answer", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ask->cxt);
+	ask->answer = palloc0(sizeof(GenieAnswer));
+	ask->answer->cxt = ask->cxt;
+	ask->answer->question = pstrdup(question);
+	ask->target_conversation = conversation_id ? pstrdup(conversation_id) : NULL;
+	MemoryContextSwitchTo(old);
+	ask->phase = PH_NEW;
+	set->asks[set->nasks++] = ask;
+}
+
+void
+genie_answer_free(GenieAnswer *answer)
+{
+	MemoryContextDelete(answer->cxt);
+}
+
+static bool
+is_rate_limit_failure(const GdMessage *msg)
+{
+	return msg->status && strcmp(msg->status, "FAILED") == 0 &&
+		msg->error_type && strncmp(msg->error_type, "RATE_LIMIT", 10) == 0;
+}
+
+static const char *
+step_what(const GenieAsk *ask)
+{
+	switch (ask->step)
+	{
+		case STEP_POST:
+			return ask->target_conversation ? "a follow-up message" : "a new conversation";
+		case STEP_POLL:
+			return "a message";
+		case STEP_RESULT:
+			return "a query result";
+		case STEP_EXECUTE:
+			return "a new run of Genie's query";
+		case STEP_DOWNLOAD:
+		case STEP_DOWNLOAD_POLL:
+			return "a full-result download";
+	}
+	return "a request";
+}
+
+/* Set up the request of a step; it is sent next (or after a sleep). */
+static void
+ask_set_step(GenieAsk *ask, AskStep step)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GdMessage  *msg = &a->message;
+	MemoryContext old = MemoryContextSwitchTo(ask->cxt);
+
+	ask->step = step;
+	ask->retries = 0;
+	ask->refreshed = false;
+	ask->body = NULL;
+	switch (step)
+	{
+		case STEP_POST:
+			ask->body = gd_encode_question(a->question, genie_arena(ask->cxt));
+			if (ask->body == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			if (ask->target_conversation)
+				ask->url = genie_space_url(opts, "/conversations/%s/messages",
+									 genie_url_segment(ask->target_conversation));
+			else
+				ask->url = genie_space_url(opts, "/start-conversation");
+			break;
+		case STEP_POLL:
+			ask->url = genie_space_url(opts, "/conversations/%s/messages/%s",
+								 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id));
+			break;
+		case STEP_RESULT:
+			if (msg->attachment_id)
+				ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/attachments/%s/query-result",
+									 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id),
+									 genie_url_segment(msg->attachment_id));
+			else if (msg->statement_id)
+				ask->url = psprintf("%s/api/2.0/sql/statements/%s", opts->host,
+									genie_url_segment(msg->statement_id));
+			else
+				ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/query-result",
+									 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id));
+			break;
+		case STEP_DOWNLOAD:
+			ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/attachments/%s/downloads",
+								 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id),
+								 genie_url_segment(msg->attachment_id));
+			break;
+		case STEP_DOWNLOAD_POLL:
+			ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/attachments/%s/downloads/%s?download_id_signature=%s",
+								 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id),
+								 genie_url_segment(msg->attachment_id),
+								 genie_url_segment(ask->download.download_id),
+								 genie_url_segment(ask->download.download_id_signature));
+			break;
+		case STEP_EXECUTE:
+			if (msg->attachment_id)
+				ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/attachments/%s/execute-query",
+									 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id),
+									 genie_url_segment(msg->attachment_id));
+			else
+				ask->url = genie_space_url(opts, "/conversations/%s/messages/%s/execute-query",
+									 genie_url_segment(a->conversation_id), genie_url_segment(a->message_id));
+			break;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+ask_sleep(GenieAsk *ask, double seconds)
+{
+	ask->phase = PH_SLEEP;
+	ask->wake = genie_now() + seconds;
+}
+
+/* Seconds of answer_timeout this ask has left. */
+static double
+ask_time_left(const GenieAsk *ask)
+{
+	return ask->set->opts->answer_timeout - (genie_now() - ask->started);
+}
+
+/* Error when answer_timeout has run out for this ask. */
+static void
+ask_check_timeout(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+
+	if (genie_now() - ask->started > opts->answer_timeout)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
+				 errdetail("The last status was %s.",
+						   ask->answer->message.status ? ask->answer->message.status : "(none)"),
+				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
+						 opts->server_name)));
+}
+
+static void
+ask_progress(GenieAsk *ask, const char *what)
+{
+	if (!genie_progress)
+		return;
+	if (ask->set->nasks > 1)
+		ereport(NOTICE,
+				(errmsg("genie_fdw: \"%.40s%s\": %s (%.1f s)", ask->answer->question,
+						strlen(ask->answer->question) > 40 ? "..." : "", what,
+						genie_now() - ask->started)));
+	else
+		ereport(NOTICE,
+				(errmsg("genie_fdw: %s (%.1f s)", what, genie_now() - ask->started)));
+}
+
+static void
+statement_error(const GdStatement *st)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the SQL statement Genie generated ended in state %s", st->state),
+			 errdetail_internal("%s%s%s", st->error_code ? st->error_code : "",
+								st->error_code && st->error_message ? ": " : "",
+								st->error_message ? st->error_message : ""),
+			 st->statement_id ? errcontext("statement %s", st->statement_id) : 0));
+}
+
+/*
+ * ask_terminal
+ *		The message reached a terminal status: fetch its result, ask again
+ *		after a RATE_LIMIT failure, run an expired follow-up's query again,
+ *		finish a text-only answer, or raise Genie's reason.
+ */
+static void
+ask_terminal(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GdMessage  *msg = &a->message;
+
+	if (strcmp(msg->status, "COMPLETED") == 0)
+	{
+		if (opts->full_results && msg->attachment_id)
+		{
+			/* beyond Genie's row cap: a new run delivered as external links */
+			ask_set_step(ask, STEP_DOWNLOAD);
+			ask->phase = PH_SEND;
+			return;
+		}
+		if (msg->attachment_id || msg->statement_id)
+		{
+			ask_set_step(ask, STEP_RESULT);
+			ask->phase = PH_SEND;
+			return;
+		}
+		if (msg->n_text_attachments == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie completed the message without an answer"),
+					 errdetail("The message has neither a query nor a text attachment.")));
+		ask->phase = PH_DONE;	/* a text-only answer */
+		return;
+	}
+	if (is_rate_limit_failure(msg) && ask->rate_retries < opts->max_retries)
+	{
+		double		wait = genie_backoff(opts, ask->rate_retries);
+
+		ask_progress(ask, psprintf("rate limited (%s), asking again in %.1f s", msg->error_type, wait));
+		ask->rate_retries++;
+		if (ask->set->stats)
+			ask->set->stats->retries++;
+		genie_stats_add(opts, GSTAT_RETRIES, 1);
+		a->conversation_id = NULL;
+		a->message_id = NULL;
+		ask_set_step(ask, STEP_POST);
+		ask_sleep(ask, wait);
+		return;
+	}
+	if (strcmp(msg->status, "FAILED") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie could not answer the question"),
+				 errdetail_internal("%s%s%s%s", msg->error ? msg->error : "no reason given",
+									msg->error_type ? " (" : "",
+									msg->error_type ? msg->error_type : "",
+									msg->error_type ? ")" : ""),
+				 is_rate_limit_failure(msg)
+				 ? errhint("Genie stayed rate limited after %d retries.", ask->rate_retries) : 0));
+	if (strcmp(msg->status, "CANCELLED") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie cancelled the question"),
+				 msg->error ? errdetail_internal("%s", msg->error) : 0));
+	/* QUERY_RESULT_EXPIRED */
+	if (ask->target_conversation && (msg->attachment_id || msg->statement_id))
+	{
+		ask_progress(ask, "result expired, running Genie's query again");
+		ask_set_step(ask, STEP_EXECUTE);
+		ask->phase = PH_SEND;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the result of Genie's query has expired"),
+			 errhint("Ask the question again.")));
+}
+
+/*
+ * ask_response
+ *		Handle the finished request of an ask.
+ */
+static void
+ask_response(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	HttpResponse *resp = &ask->resp;
+	GdArena    *arena = genie_arena(ask->cxt);
+	GdError		err;
+	double		wait = 0;
+	GenieReqKind kind = ask->step == STEP_POST ? REQ_QUESTION : REQ_READ;
+
+	switch (genie_after_response(opts, kind, step_what(ask), resp, ask->retries,
+								 ask->refreshed, ask_time_left(ask), &wait, ask->set->stats))
+	{
+		case RESP_OK:
+			break;
+		case RESP_REFRESH:
+			(void) genie_bearer(opts, true);
+			ask->refreshed = true;
+			ask->phase = ask->step == STEP_POST ? PH_SLOT : PH_SEND;
+			return;
+		case RESP_RETRY:
+			ask->retries++;
+			ask_sleep(ask, wait);
+			return;
+	}
+
+	switch (ask->step)
+	{
+		case STEP_POST:
+			{
+				GdStart		st;
+
+				if (!gd_decode_start(resp->body, resp->len, arena, &st, &err))
+					genie_report_decode_error(opts, resp, &err, "the answer to a question");
+				/* the decoder makes sure both ids are there */
+				a->conversation_id = st.conversation_id;
+				a->message_id = st.message_id;
+				a->message = st.message;
+				ask_progress(ask, psprintf("asked Genie in conversation %s", a->conversation_id));
+				ask->last_status = a->message.status;
+				if (gd_status_is_terminal(a->message.status))
+					ask_terminal(ask);
+				else
+				{
+					ask->interval = opts->poll_interval;
+					ask_set_step(ask, STEP_POLL);
+					ask_sleep(ask, ask->interval);
+				}
+				break;
+			}
+		case STEP_POLL:
+			if (!gd_decode_message(resp->body, resp->len, arena, &a->message, &err))
+				genie_report_decode_error(opts, resp, &err, "a message");
+			ask->raw.message_body = resp->body;
+			ask->raw.message_len = resp->len;
+			if (ask->set->stats)
+				ask->set->stats->polls++;
+			genie_stats_add(opts, GSTAT_POLLS, 1);
+			if (a->message.status &&
+				(ask->last_status == NULL || strcmp(ask->last_status, a->message.status) != 0))
+			{
+				ask_progress(ask, a->message.status);
+
+				/*
+				 * PENDING_WAREHOUSE and EXECUTING_QUERY are Genie's last
+				 * steps: the answer is near, so polling starts over at the
+				 * shortest interval (and grows again from there, should a
+				 * cold warehouse take minutes).
+				 */
+				if (strcmp(a->message.status, "PENDING_WAREHOUSE") == 0 ||
+					strcmp(a->message.status, "EXECUTING_QUERY") == 0)
+					ask->interval = opts->poll_interval / POLL_GROWTH;
+			}
+			ask->last_status = a->message.status;
+			if (gd_status_is_terminal(a->message.status))
+				ask_terminal(ask);
+			else
+			{
+				ask_check_timeout(ask);
+				ask->interval = Min(ask->interval * POLL_GROWTH, opts->max_poll_interval);
+				ask_set_step(ask, STEP_POLL);
+				ask_sleep(ask, Min(ask->interval,
+								   Max(0.0, opts->answer_timeout - (genie_now() - ask->started))));
+			}
+			break;
+		case STEP_DOWNLOAD:
+			if (!gd_decode_download(resp->body, resp->len, arena, &ask->download, &err))
+				genie_report_decode_error(opts, resp, &err, "a full-result download");
+			ask_progress(ask, "downloading the full result");
+			ask_set_step(ask, STEP_DOWNLOAD_POLL);
+			ask->phase = PH_SEND;
+			break;
+		case STEP_RESULT:
+		case STEP_EXECUTE:
+		case STEP_DOWNLOAD_POLL:
+			{
+				GdStatement *st = &a->statement;
+
+				if (!gd_decode_statement(resp->body, resp->len, arena, st, &err))
+					genie_report_decode_error(opts, resp, &err, "a query result");
+				if (strcmp(st->state, "SUCCEEDED") == 0)
+				{
+					if (!st->has_manifest)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+								 errmsg("Genie's query result has no manifest"),
+								 errcontext("statement %s", st->statement_id ? st->statement_id : "(unknown)")));
+					if (st->format && strcmp(st->format, "JSON_ARRAY") != 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+								 errmsg("Genie's query result has format %s; genie_fdw reads JSON_ARRAY", st->format)));
+					if (st->statement_id)
+						a->message.statement_id = st->statement_id;
+					a->has_result = true;
+					/* links expire: only inline results are worth caching */
+					a->full_result = ask->step == STEP_DOWNLOAD_POLL;
+					if (ask->step != STEP_DOWNLOAD_POLL)
+					{
+						ask->raw.result_body = resp->body;
+						ask->raw.result_len = resp->len;
+					}
+					else
+						ask->raw.message_body = NULL;
+					ask->phase = PH_DONE;
+				}
+				else if (strcmp(st->state, "PENDING") == 0 || strcmp(st->state, "RUNNING") == 0)
+				{
+					ask_check_timeout(ask);
+					ask->interval = Min(Max(ask->interval, opts->poll_interval) * POLL_GROWTH,
+										opts->max_poll_interval);
+					ask_set_step(ask, ask->step);
+					ask_sleep(ask, ask->interval);
+				}
+				else if (strcmp(st->state, "CLOSED") == 0 && ask->step == STEP_RESULT &&
+						 ask->target_conversation)
+				{
+					ask_progress(ask, "result expired, running Genie's query again");
+					ask_set_step(ask, STEP_EXECUTE);
+					ask->phase = PH_SEND;
+				}
+				else
+					statement_error(st);
+				break;
+			}
+	}
+}
+
+/*
+ * ask_advance
+ *		Move one ask along as far as it can go without waiting.
+ */
+static void
+ask_advance(GenieAsk *ask, double now)
+{
+	const GenieOptions *opts = ask->set->opts;
+	ErrorContextCallback errcb;
+
+	errcb.callback = ask_error_callback;
+	errcb.arg = ask;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	for (;;)
+	{
+		if (ask->phase == PH_SLEEP)
+		{
+			if (now < ask->wake)
+				break;
+			ask->phase = ask->step == STEP_POST ? PH_SLOT : PH_SEND;
+		}
+		if (ask->phase == PH_SLOT)
+		{
+			long		wait_ms = 0;
+
+			if (!genie_limiter_try_acquire(opts, &wait_ms))
+			{
+				ask->wake = now + Max(wait_ms, 1) / 1000.0;
+				if (ask->wake - ask->started > opts->answer_timeout)
+				{
+					genie_limiter_cancel_wait(opts);
+					ereport(ERROR,
+							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+							 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
+							 errdetail("The workspace's question quota has no free slot for another %.1f s.",
+									   wait_ms / 1000.0),
+							 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
+									 opts->server_name)));
+				}
+				break;
+			}
+			ask->phase = PH_SEND;
+		}
+		if (ask->phase == PH_SEND)
+		{
+			HttpRequest req;
+			MemoryContext old = MemoryContextSwitchTo(ask->cxt);
+
+			genie_fill_request(&req, opts,
+						 (ask->step == STEP_EXECUTE || ask->step == STEP_POST ||
+						  ask->step == STEP_DOWNLOAD) ? "POST" : "GET",
+						 ask->url, ask->body);
+			ask->call = http_start(&req);
+			MemoryContextSwitchTo(old);
+			ask->phase = PH_CALL;
+		}
+		if (ask->phase == PH_CALL)
+		{
+			if (!http_done(ask->call))
+				break;
+			{
+				HttpCall   *call = ask->call;
+
+				ask->call = NULL;
+				http_finish(call, &ask->resp);
+			}
+			ask_response(ask);
+			now = genie_now();
+			continue;
+		}
+		break;					/* PH_NEW, PH_DONE */
+	}
+	error_context_stack = errcb.previous;
+}
+
+/*
+ * ask_from_cache
+ *		Answer an ask from the answer cache, when it holds a live answer.
+ */
+static bool
+ask_from_cache(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GenieCachedAnswer c;
+	GdArena    *arena;
+	GdError		err;
+	MemoryContext old;
+	bool		ok;
+
+	if (opts->cache_ttl <= 0)
+		return false;
+	old = MemoryContextSwitchTo(ask->cxt);
+	if (!genie_cache_lookup(opts, ask->target_conversation, a->question, &c))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	arena = genie_arena(ask->cxt);
+	ok = gd_decode_message(c.message_body, c.message_len, arena, &a->message, &err);
+	if (ok && c.result_body)
+		ok = gd_decode_statement(c.result_body, c.result_len, arena, &a->statement, &err);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		return false;			/* cannot happen: it decoded before */
+	a->conversation_id = c.conversation_id;
+	a->message_id = c.message_id;
+	a->has_result = c.result_body != NULL;
+	if (a->has_result && a->statement.statement_id)
+		a->message.statement_id = a->statement.statement_id;
+	a->from_cache = true;
+	genie_limiter_cancel_wait(opts);
+	genie_stats_add(opts, GSTAT_CACHE_HITS, 1);
+	return true;
+}
+
+/*
+ * genie_askset_next
+ *		Drive the questions of a set until one more is answered, and return
+ *		that answer (with its result's first chunk), in the order they
+ *		complete; NULL when every answer was returned.  Any failure raises
+ *		the error (questions still in flight are abandoned with the
+ *		transaction).
+ */
+GenieAnswer *
+genie_askset_next(GenieAskSet *set)
+{
+	if (set->nreturned >= set->nasks)
+		return NULL;
+
+	for (;;)
+	{
+		double		now = genie_now();
+		double		next_wake = now + 0.1;
+		int			active = 0;
+		int			i;
+
+		for (i = 0; i < set->nasks; i++)
+			if (set->asks[i]->phase != PH_NEW && set->asks[i]->phase != PH_DONE)
+				active++;
+
+		for (i = 0; i < set->nasks; i++)
+		{
+			GenieAsk   *ask = set->asks[i];
+
+			if (ask->phase == PH_NEW)
+			{
+				if (active >= set->max_concurrent)
+					continue;
+				active++;
+				ask->started = now;
+				ask_set_step(ask, STEP_POST);
+				ask->phase = PH_SLOT;
+			}
+			if (ask->phase == PH_SLOT && ask->retries == 0 && ask->rate_retries == 0 &&
+				ask_from_cache(ask))
+				ask->phase = PH_DONE;
+			if (ask->phase != PH_DONE)
+				ask_advance(ask, now);
+			if (ask->phase == PH_DONE && !ask->returned)
+			{
+				if (!ask->answer->from_cache && ask->raw.message_body)
+				{
+					ask->raw.conversation_id = ask->answer->conversation_id;
+					ask->raw.message_id = ask->answer->message_id;
+					genie_cache_store(set->opts, ask->target_conversation,
+									  ask->answer->question, &ask->raw);
+				}
+				ask->returned = true;
+				set->nreturned++;
+				return ask->answer;
+			}
+			if (ask->phase == PH_SLEEP || ask->phase == PH_SLOT)
+				next_wake = Min(next_wake, ask->wake);
+		}
+		{
+			int			ncalls = 0;
+
+			for (i = 0; i < set->nasks; i++)
+				if (set->asks[i]->call)
+					set->calls[ncalls++] = set->asks[i]->call;
+			(void) http_wait(set->calls, ncalls,
+							 (long) ceil(Max(next_wake - genie_now(), 0.0) * 1000.0));
+		}
+	}
+}
+
+/*
+ * genie_askset_abandon
+ *		Stop every question still in flight (the scan ended early).
+ */
+void
+genie_askset_abandon(GenieAskSet *set)
+{
+	int			i;
+
+	for (i = 0; i < set->nasks; i++)
+	{
+		GenieAsk   *ask = set->asks[i];
+
+		if (ask->call)
+			http_cancel(ask->call);
+		ask->call = NULL;
+		if (ask->phase == PH_SLOT)
+			genie_limiter_cancel_wait(set->opts);
+		if (ask->phase != PH_DONE)
+			ask->phase = PH_DONE;
+		ask->returned = true;
+	}
+	set->nreturned = set->nasks;
+}
+
