@@ -471,7 +471,8 @@ def callgrind_table(cg):
     decode = cg_sum(cg, dnames)
     parse = pr("json_tokener_parse_ex")
     walk = pr("gd_chunk_from")
-    scan = cg_sum(cg, [n for n in ("gd_scan_chunk", "gd_scan_rows") if n in cg["big"]])
+    scan = cg_sum(cg, [n for n in ("gd_scan_statement_result", "gd_scan_chunk", "gd_scan_rows")
+                       if n in cg["big"]])
     convert = pr("genie_convert_row")
     infunc = pr("InputFunctionCall")
     text = pr("server_string")
@@ -486,17 +487,24 @@ def callgrind_table(cg):
     add("  HTTP transfer (curl_multi_perform: libcurl, body buffer)", transfer, total)
     add("  JSON decoding (%s)" % " + ".join(dnames), decode, total)
     if scan is not None:
-        add("    row scanner, with what it hands to json-c (gd_scan_chunk, gd_scan_rows)", scan, total)
+        add("    row scanner, with what it hands to json-c (gd_scan_statement_result, gd_scan_chunk, "
+            "gd_scan_rows)", scan, total)
     add("    json-c parse into a tree (json_tokener_parse_ex)", parse, total)
     add("    walk the json-c tree, copy values into the arena (gd_chunk_from)", walk, total)
     shown = [v for v in (parse, walk) if v is not None]
     if decode is not None and scan is None and shown and decode - sum(shown) >= 0:
         add("    free the json-c tree (json_object_put) and the rest", decode - sum(shown), total)
+    fast = pr("fast_convert")
+    verify = pr("pg_verify_mbstr")
+    if verify is None and text is not None:
+        verify = 0.0                       # never called: the scanner's values are not checked again
     add("  conversion (genie_convert_row)", convert, total)
-    add("    input functions (InputFunctionCall)", infunc, total)
-    add("    UTF-8 check, encoding, copy (server_string)", text, total)
-    if convert is not None and infunc is not None and text is not None:
-        add("    the rest of genie_convert_row", convert - infunc - text, total)
+    add("    typed fast paths (fast_convert)", fast, total)
+    add("    input functions (InputFunctionCall)", infunc if infunc is not None or fast is None else 0.0, total)
+    add("    UTF-8 check, encoding (server_string)", text, total)
+    add("      of which UTF-8 validation (pg_verify_mbstr)", verify, total)
+    if convert is not None and text is not None:
+        add("    the rest of genie_convert_row", convert - (infunc or 0) - (fast or 0) - text, total)
     if None not in (iterate, transfer, decode, convert):
         add("  the rest of the scan (memory contexts, slot, loop)", iterate - transfer - decode - convert, total)
     if None not in (total, iterate):
@@ -553,21 +561,23 @@ def source_facts():
         except OSError:
             return None
         return float(m.group(1)) if m else None
-    try:
-        api_c = open(os.path.join(ROOT, "src", "genie_api.c")).read()
-    except OSError:
-        api_c = ""
+    api_c = ""
+    for name in ("ask.c", "chunks.c"):           # the ask engine and the cursor (genie_api.c before)
+        try:
+            api_c += open(os.path.join(ROOT, "src", name)).read()
+        except OSError:
+            pass
     return {"startup_cost": grab("genie_fdw.c", r"#define\s+ANSWER_STARTUP_COST\s+([\d.]+)"),
             "max_concurrent": grab("option.c", r"#define\s+DEFAULT_MAX_CONCURRENT\s+(\d+)"),
             "prefetch": "prefetch" in api_c}
 
 
 def source_poll_schedule():
-    """The poll times genie_fdw's defaults give (src/option.c, src/genie_api.c), or None when the
+    """The poll times genie_fdw's defaults give (src/option.c, src/ask.c), or None when the
     schedule depends on the message's status (then only measured figures describe it)."""
     try:
         opt = open(os.path.join(ROOT, "src", "option.c")).read()
-        api_c = open(os.path.join(ROOT, "src", "genie_api.c")).read()
+        api_c = open(os.path.join(ROOT, "src", "ask.c")).read()
         p = float(re.search(r"#define\s+DEFAULT_POLL_INTERVAL\s+([\d.]+)", opt).group(1))
         m = float(re.search(r"#define\s+DEFAULT_MAX_POLL_INTERVAL\s+([\d.]+)", opt).group(1))
         g = float(re.search(r"#define\s+POLL_GROWTH\s+([\d.]+)", api_c).group(1))
