@@ -32,6 +32,9 @@
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
