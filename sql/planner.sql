@@ -10,7 +10,7 @@ BEGIN
   RETURN NEXT 'Generate 3 rows';
   RETURN NEXT 'Generate 4 rows';
 END $$;
-CREATE FUNCTION few_questions() RETURNS SETOF text LANGUAGE plpgsql ROWS 1000 AS $$
+CREATE FUNCTION few_questions() RETURNS SETOF text LANGUAGE plpgsql ROWS 20000 AS $$
 BEGIN
   RETURN NEXT 'Generate 2 rows';
 END $$;
@@ -18,7 +18,7 @@ END $$;
 EXPLAIN (COSTS OFF)
 SELECT o.q, count(*) FROM many_questions() o(q) JOIN pgen g ON g.question = o.q GROUP BY o.q;
 SELECT o.q, count(*) FROM many_questions() o(q) JOIN pgen g ON g.question = o.q GROUP BY o.q ORDER BY 1;
--- a thousand outer rows stay below jit_above_cost
+-- twenty thousand outer rows stay below jit_above_cost
 CREATE FUNCTION plan_cost(query text) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
   plan json;

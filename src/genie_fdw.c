@@ -7,8 +7,8 @@
  * the WHERE clause and keeping it for execution), the executor callbacks
  * (ask on the first fetch, stream the answer chunk by chunk with per-chunk
  * and per-row memory contexts), EXPLAIN output, and the module's GUCs.
- * Nothing here knows JSON or HTTP: answers come from genie_api.c as decoded
- * structs and rows become tuples through convert.c.
+ * Nothing here knows JSON or HTTP: answers come from ask.c and chunks.c
+ * as decoded structs and rows become tuples through convert.c.
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -66,10 +66,11 @@ bool		genie_progress = false;
 /*
  * A rescan of a parameterized path asks only when the outer row brings a
  * new question (the last answer is kept), and its cost is multiplied by
- * the outer rows: keep it small, so that a nested loop over a few thousand
- * rows stays below jit_above_cost.
+ * the outer rows: keep it small, so that a nested loop over tens of
+ * thousands of rows stays below jit_above_cost (JIT compiling a query that
+ * waits on Genie costs time and tens of megabytes for nothing).
  */
-#define RESCAN_STARTUP_COST		25.0
+#define RESCAN_STARTUP_COST		1.0
 /*
  * A path that cannot get its question (only a join can give it) must
  * never win, however many rows the other side has: disable_cost (1e10)
@@ -147,6 +148,7 @@ static void genieReScanForeignScan(ForeignScanState *node);
 static void genieEndForeignScan(ForeignScanState *node);
 static void genieExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static void close_cursor(GenieScanState *gs);
+static TupleTableSlot *iterate_scan(ForeignScanState *node, GenieScanState *gs);
 
 /*
  * _PG_init
@@ -835,16 +837,35 @@ finish_answer(GenieScanState *gs)
 	}
 }
 
+/*
+ * genieIterateForeignScan
+ *		The next row.  Everything allocated along the way that is not
+ *		explicitly placed in a longer-lived context (the batch, an answer, a
+ *		chunk) goes into row_cxt, reset at the next call: a scan that is
+ *		rescanned a million times in a nested loop does not grow.
+ */
 static TupleTableSlot *
 genieIterateForeignScan(ForeignScanState *node)
 {
 	GenieScanState *gs = (GenieScanState *) node->fdw_state;
+	TupleTableSlot *slot;
+	MemoryContext old;
+
+	MemoryContextReset(gs->row_cxt);
+	old = MemoryContextSwitchTo(gs->row_cxt);
+	slot = iterate_scan(node, gs);
+	MemoryContextSwitchTo(old);
+	return slot;
+}
+
+static TupleTableSlot *
+iterate_scan(ForeignScanState *node, GenieScanState *gs)
+{
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 
 	ExecClearTuple(slot);
 	if (!gs->started)
 		start_scan(node, gs);
-	MemoryContextReset(gs->row_cxt);
 
 	for (;;)
 	{

@@ -8,7 +8,7 @@ set -euo pipefail
 
 GENIE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_BIN=${GENIE_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 GENIE_TMP=
 EMU_PID=
 export GENIE_TOKEN=${GENIE_TOKEN:-dapi-emulator-token}

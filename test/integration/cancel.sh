@@ -38,8 +38,11 @@ emuctl reset
 timed_timeout "waiting between polls" "Take your time"
 
 emuctl reset
+# a Retry-After longer than max_backoff ends the query at once: allow it here
+psql -X -q -c "ALTER SERVER genie OPTIONS (SET max_backoff '60')"
 emuctl fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30"}'
 timed_timeout "sleeping on Retry-After" "$SEED"
+psql -X -q -c "ALTER SERVER genie OPTIONS (SET max_backoff '0.2')"
 
 emuctl reset
 emuctl fault '{"endpoint": "get_message", "action": "delay", "seconds": 30}'
