@@ -725,7 +725,8 @@ class Report:
         return table(["client", "form", "wall time", "polls", "wall time ÷ genie_fdw IN"], rows)
 
     def cpu_table(self):
-        rows = [(label.replace("  ", "&nbsp;&nbsp;"), fmt_instr(v), "" if share is None else "%.0f %%" % (100 * share))
+        rows = [(label.replace("  ", "&nbsp;&nbsp;"), fmt_instr(v),
+                 "" if share is None else "%d %%" % (round(100 * share) or 0))
                 for label, v, share, note in callgrind_table(self.cg)]
         return table(["stage", "instructions per row", "share of the backend"], rows)
 
