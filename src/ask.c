@@ -38,6 +38,17 @@
 /* Growth of the wait between two polls of a message. */
 #define POLL_GROWTH 1.5
 
+/*
+ * A statement's or a download's status wait has a schedule of its own, not
+ * the message's: the next poll comes after max(STATUS_WAIT_MIN, STATUS_WAIT_
+ * FRACTION of the time this wait has lasted), at most max_poll_interval, so
+ * a result that is ready after w seconds is seen within max(0.15 s, 10 % of
+ * w).  (Such polls are cheap reads; only questions count against Genie's
+ * rate limit.)
+ */
+#define STATUS_WAIT_MIN 0.15
+#define STATUS_WAIT_FRACTION 0.1
+
 /* ----------
  * Asking questions: an engine that runs any number of questions at once
  * (up to max_concurrent in flight), each a small state machine driven by
@@ -84,7 +95,9 @@ typedef struct GenieAsk
 	int			retries;		/* of the current request */
 	bool		refreshed;
 	int			rate_retries;	/* questions asked again after RATE_LIMIT */
-	double		interval;		/* next wait between polls */
+	double		interval;		/* next wait between polls of the message */
+	double		wait_started;	/* genie_now() when the statement or
+								 * download wait began; 0: none yet */
 	double		started;		/* genie_now() at the start */
 	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
 	char	   *last_status;
@@ -214,6 +227,8 @@ ask_set_step(GenieAsk *ask, AskStep step)
 	GdMessage  *msg = &a->message;
 	MemoryContext old = MemoryContextSwitchTo(ask->cxt);
 
+	if (step != ask->step)
+		ask->wait_started = 0;
 	ask->step = step;
 	ask->retries = 0;
 	ask->refreshed = false;
@@ -542,11 +557,15 @@ ask_response(GenieAsk *ask)
 				}
 				else if (strcmp(st->state, "PENDING") == 0 || strcmp(st->state, "RUNNING") == 0)
 				{
+					double		now = genie_now();
+
 					ask_check_timeout(ask);
-					ask->interval = Min(Max(ask->interval, opts->poll_interval) * POLL_GROWTH,
-										opts->max_poll_interval);
+					if (ask->wait_started <= 0)
+						ask->wait_started = now;
 					ask_set_step(ask, ask->step);
-					ask_sleep(ask, ask->interval);
+					ask_sleep(ask, Min(opts->max_poll_interval,
+									   Max(STATUS_WAIT_MIN,
+										   STATUS_WAIT_FRACTION * (now - ask->wait_started))));
 				}
 				else if (strcmp(st->state, "CLOSED") == 0 && ask->step == STEP_RESULT &&
 						 ask->target_conversation)

@@ -683,9 +683,14 @@ gd_column_cmp(const void *a, const void *b)
 	return (ca->position > cb->position) - (ca->position < cb->position);
 }
 
+/*
+ * gd_decode_statement_tree
+ *		A query-result response (StatementResponse, bare or wrapped),
+ *		decoded with json-c alone.
+ */
 bool
-gd_decode_statement(const char *buf, size_t len, GdArena *arena,
-					GdStatement *out, GdError *err)
+gd_decode_statement_tree(const char *buf, size_t len, GdArena *arena,
+						 GdStatement *out, GdError *err)
 {
 	GdCtx		cx = {arena, err, false};
 	JObj	   *root;
@@ -796,6 +801,60 @@ gd_decode_statement(const char *buf, size_t len, GdArena *arena,
 done:
 	json_object_put(root);
 	return !cx.failed;
+}
+
+/*
+ * gd_decode_statement
+ *		A query-result response, with its first chunk (the "result" member,
+ *		every row of an answer of up to a few thousand rows) scanned in place
+ *		by the row scanner (rowscan.c) instead of built into a json-c tree.
+ *
+ * json-c then parses the rest: the body with the result's text replaced by
+ * null, which (the scanner having accepted the whole body) is valid JSON of
+ * the same shape, so status, manifest and errors decode exactly as from the
+ * whole body; the scanned chunk is what gd_decode_statement_tree would have
+ * decoded from the result (the fuzzer, selector ';', holds them to it).
+ * Bodies the scanner does not take are decoded whole by json-c.
+ */
+bool
+gd_decode_statement(const char *buf, size_t len, GdArena *arena,
+					GdStatement *out, GdError *err)
+{
+	GdChunk		result;
+	size_t		rstart = 0;
+	size_t		rend = 0;
+	char	   *rest;
+	size_t		restlen;
+	bool		ok;
+
+	switch (gd_scan_statement_result(buf, len, arena, &result, &rstart, &rend, err))
+	{
+		case GD_SCAN_NOT_HANDLED:
+			return gd_decode_statement_tree(buf, len, arena, out, err);
+		case GD_SCAN_NOMEM:
+			memset(out, 0, sizeof(*out));
+			return false;
+		case GD_SCAN_DONE:
+			break;
+	}
+	restlen = rstart + 4 + (len - rend);
+	rest = malloc(restlen);
+	if (rest == NULL)
+	{
+		GdCtx		cx = {arena, err, false};
+
+		memset(out, 0, sizeof(*out));
+		gd_fail(&cx, GD_NOMEM, "out of memory while decoding a response");
+		return false;
+	}
+	memcpy(rest, buf, rstart);
+	memcpy(rest + rstart, "null", 4);
+	memcpy(rest + rstart + 4, buf + rend, len - rend);
+	ok = gd_decode_statement_tree(rest, restlen, arena, out, err);
+	free(rest);
+	if (ok)
+		out->result = result;
+	return ok;
 }
 
 static void

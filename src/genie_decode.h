@@ -123,6 +123,14 @@ typedef struct GdChunk
 	char	  **values;
 	size_t	   *lens;
 
+	/*
+	 * Every value is well-formed UTF-8 without a NUL byte: set only by the
+	 * in-place scanner when it decoded the body by itself (json-c's values
+	 * may hold NULs from \u0000 and UTF-8 json-c accepts but is not
+	 * well-formed).
+	 */
+	bool		values_checked;
+
 	int			n_links;
 	GdLink	   *links;
 } GdChunk;
@@ -244,5 +252,25 @@ extern bool gd_scan_chunk(char *buf, size_t len, GdArena *arena,
 extern bool gd_scan_rows(char *buf, size_t len, GdArena *arena,
 						 GdChunk *out, GdError *err);
 extern uint64_t gd_scan_fallback_count(const char **last_reason);
+
+/*
+ * gd_decode_statement scans the first chunk (the StatementResponse's
+ * "result") with the row scanner too, through gd_scan_statement_result, and
+ * leaves the rest of the body to json-c; gd_decode_statement_tree decodes
+ * the whole body with json-c (the fallback, and the fuzzer's reference).
+ */
+typedef enum GdScanOutcome
+{
+	GD_SCAN_NOT_HANDLED = 0,
+	GD_SCAN_DONE,
+	GD_SCAN_NOMEM
+} GdScanOutcome;
+
+extern GdScanOutcome gd_scan_statement_result(const char *buf, size_t len,
+											  GdArena *arena, GdChunk *out,
+											  size_t *rstart, size_t *rend,
+											  GdError *err);
+extern bool gd_decode_statement_tree(const char *buf, size_t len, GdArena *arena,
+									 GdStatement *out, GdError *err);
 
 #endif							/* GENIE_DECODE_H */

@@ -896,6 +896,7 @@ iterate_scan(ForeignScanState *node, GenieScanState *gs)
 									   "row %lld of Genie's answer has %d values, but its schema has %d columns",
 									   nvalues, (long long) gs->rows_returned, nvalues, st->ncolumns)));
 			old = MemoryContextSwitchTo(gs->row_cxt);
+			gs->conv->values_checked = c->values_checked;
 			genie_convert_row(gs->conv, a, st, c->values + first, c->lens + first,
 							  nvalues, slot->tts_values, slot->tts_isnull);
 			MemoryContextSwitchTo(old);

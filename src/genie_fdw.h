@@ -267,6 +267,7 @@ typedef struct GenieColumnMap
 	int32		typmod;
 	FmgrInfo	infunc;
 	Oid			typioparam;
+	int			fast;			/* a typed fast path (convert.c), 0: none */
 	bool		dropped;
 } GenieColumnMap;
 
@@ -280,6 +281,14 @@ typedef struct GenieConverter
 	const char *colname;		/* for the error context */
 	const char *value;
 	size_t		value_len;
+	bool		server_is_utf8; /* UTF-8 or SQL_ASCII: no conversion */
+
+	/*
+	 * Set by the caller for each row: the answer values are the in-place
+	 * scanner's own output, known to be well-formed UTF-8 without NUL
+	 * (GdChunk.values_checked), so they are not checked again.
+	 */
+	bool		values_checked;
 } GenieConverter;
 
 extern GenieConverter *genie_converter_create(Relation rel);

@@ -97,6 +97,13 @@ typedef struct RsScan
 	bool		any_escapes;	/* some value has RS_ESCAPED set */
 } RsScan;
 
+/* The scan phase never writes: a const body may be walked. */
+static inline char *
+unconstify_char(const char *p)
+{
+	return (char *) (uintptr_t) p;
+}
+
 static uint64_t rs_nfallbacks;
 static const char *rs_last_fallback;
 
@@ -347,6 +354,12 @@ rs_string(RsScan *sc, char *p, bool *escaped)
 								return NULL;
 							}
 							u = (u << 4) | (unsigned int) h;
+						}
+						if (u == 0)
+						{
+							/* values the scanner hands out hold no NUL */
+							rs_fallback(sc, "a \\u0000 escape");
+							return NULL;
 						}
 						if (after_high == p && RS_IS_LOW(u))
 						{
@@ -1105,8 +1118,10 @@ rs_note_fallback(const char *why)
  * is not an array; a number, boolean, NaN or Infinity among the values; a
  * raw control character in a string; UTF-8 that json-c accepts but is not
  * well-formed (overlong forms, surrogates, past U+10FFFF); a \u surrogate
- * pair json-c misdecodes (code points with D800..DFFF in their low 16 bits).
- * On failure buf is unchanged.
+ * pair json-c misdecodes (code points with D800..DFFF in their low 16 bits);
+ * a \u0000 escape (so that the values the scanner hands out, marked
+ * values_checked, are well-formed UTF-8 without NUL and need no second
+ * check).  On failure buf is unchanged.
  */
 bool
 gd_scan_rows(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
@@ -1126,6 +1141,7 @@ gd_scan_rows(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 	else if (rs_rows(&sc, &p, arena, out) && rs_finish(&sc, p))
 	{
 		rs_commit(out, sc.any_escapes);
+		out->values_checked = true;
 		return true;
 	}
 	if (sc.fallback != NULL)
@@ -1237,24 +1253,28 @@ rs_int_field(RsScan *sc, char **pp, bool *have, int64_t *val)
 
 /*
  * rs_chunk
- *		Scan a ResultData object into out.  *link and *link_raw receive the
- *		raw text of next_chunk_internal_link (NULL when absent).
+ *		Scan the ResultData object at *pp into out, moving *pp past its '}'.
+ *		*link and *link_raw receive the raw text of next_chunk_internal_link
+ *		(NULL when absent).
  */
 static bool
-rs_chunk(RsScan *sc, char *p, GdArena *arena, GdChunk *out,
+rs_chunk(RsScan *sc, char **pp, GdArena *arena, GdChunk *out,
 		 char **link, size_t *link_raw, bool *link_esc)
 {
 	const char *end = sc->end;
 	unsigned int seen = 0;
+	char	   *p = rs_ws(*pp, end);
 
-	p = rs_ws(p, end);
 	if (p >= end)
 		return rs_truncated(sc);
 	if (*p != '{')
 		return rs_fallback(sc, "the body is not an object");
 	p = rs_ws(p + 1, end);
 	if (p < end && *p == '}')
-		return rs_finish(sc, p + 1);
+	{
+		*pp = p + 1;
+		return true;
+	}
 	for (;;)
 	{
 		char	   *key;
@@ -1352,9 +1372,34 @@ rs_chunk(RsScan *sc, char *p, GdArena *arena, GdChunk *out,
 			continue;
 		}
 		if (p < end && *p == '}')
-			return rs_finish(sc, p + 1);
+		{
+			*pp = p + 1;
+			return true;
+		}
 		return rs_unexpected(sc, p, "expected ',' or '}'");
 	}
+}
+
+/*
+ * rs_chunk_commit
+ *		Once the whole body is accepted: unescape and NUL-terminate the
+ *		values and the link of a chunk rs_chunk scanned.
+ */
+static void
+rs_chunk_commit(GdChunk *out, const RsScan *sc, char *link, size_t link_raw,
+				bool link_esc)
+{
+	if (!out->has_next_index)
+		out->next_chunk_index = 0;
+	if (link != NULL)
+	{
+		if (link_esc)
+			link_raw = rs_unescape(link, link_raw);
+		link[link_raw] = '\0';
+		out->next_chunk_link = link;
+	}
+	rs_commit(out, sc->any_escapes);
+	out->values_checked = true;
 }
 
 /*
@@ -1380,6 +1425,7 @@ bool
 gd_scan_chunk(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 {
 	RsScan		sc;
+	char	   *p;
 	char	   *link = NULL;
 	size_t		link_raw = 0;
 	bool		link_esc = false;
@@ -1388,18 +1434,10 @@ gd_scan_chunk(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 	out->present = true;
 	if (!rs_start(&sc, buf, len, err, true))
 		return false;
-	if (rs_chunk(&sc, buf, arena, out, &link, &link_raw, &link_esc))
+	p = buf;
+	if (rs_chunk(&sc, &p, arena, out, &link, &link_raw, &link_esc) && rs_finish(&sc, p))
 	{
-		if (!out->has_next_index)
-			out->next_chunk_index = 0;
-		if (link != NULL)
-		{
-			if (link_esc)
-				link_raw = rs_unescape(link, link_raw);
-			link[link_raw] = '\0';
-			out->next_chunk_link = link;
-		}
-		rs_commit(out, sc.any_escapes);
+		rs_chunk_commit(out, &sc, link, link_raw, link_esc);
 		return true;
 	}
 	if (sc.fallback != NULL)
@@ -1408,6 +1446,195 @@ gd_scan_chunk(char *buf, size_t len, GdArena *arena, GdChunk *out, GdError *err)
 		return gd_decode_chunk(buf, len, arena, out, err);
 	}
 	return false;
+}
+
+/* A StatementResponse's walk, looking for its "result" member. */
+typedef struct RsStmt
+{
+	GdArena    *arena;
+	GdChunk    *out;
+	bool		found;			/* a result object was scanned */
+	bool		at_root;		/* ... as a member of the top-level object */
+	bool		wrapped;		/* the top level has a statement_response */
+	RsScan		sub;			/* the scanner over the result's copy */
+	GdError		suberr;
+	size_t		start;			/* the result's value: buf[start .. end - 1] */
+	size_t		end;
+	char	   *link;
+	size_t		link_raw;
+	bool		link_esc;
+} RsStmt;
+
+/*
+ * rs_stmt_result
+ *		Scan the result object at *pp: the rest of the body (from its '{') is
+ *		copied into the arena and the chunk scanned there, so that its values
+ *		can later be unescaped and NUL-terminated in place while the caller's
+ *		body stays as it was.  Moves *pp past the object.
+ */
+static bool
+rs_stmt_result(RsScan *sc, RsStmt *st, char **pp)
+{
+	char	   *p = *pp;
+	size_t		n = (size_t) (sc->end - p);
+	char	   *copy;
+	char	   *q;
+
+	copy = st->arena->alloc(st->arena->arg, n);
+	if (copy == NULL)
+		return rs_fail(sc, GD_NOMEM, "out of memory while decoding a response");
+	memcpy(copy, p, n);
+	memset(&st->suberr, 0, sizeof(st->suberr));
+	if (!rs_start(&st->sub, copy, n, &st->suberr, true))
+		return rs_fallback(sc, "the result cannot be scanned");
+	q = copy;
+	if (!rs_chunk(&st->sub, &q, st->arena, st->out, &st->link, &st->link_raw, &st->link_esc))
+	{
+		if (st->sub.failed && st->suberr.status == GD_NOMEM)
+			return rs_fail(sc, GD_NOMEM, "out of memory while decoding a response");
+		/* whatever else: the whole body goes to json-c */
+		return rs_fallback(sc, st->sub.fallback ? st->sub.fallback : "the result is rejected");
+	}
+	st->found = true;
+	st->start = (size_t) (p - sc->buf);
+	st->end = st->start + (size_t) (q - copy);
+	*pp = p + (q - copy);
+	return true;
+}
+
+/*
+ * rs_stmt_object
+ *		Validate the object at *pp (its '{'), a StatementResponse or (root)
+ *		the query-result response around one, scanning its "result" and
+ *		descending into a top-level "statement_response"; every other member
+ *		is validated and skipped.  Moves *pp past the object.
+ */
+static bool
+rs_stmt_object(RsScan *sc, RsStmt *st, char **pp, bool root)
+{
+	const char *end = sc->end;
+	char	   *p = rs_ws(*pp + 1, end);
+
+	if (p < end && *p == '}')
+	{
+		*pp = p + 1;
+		return true;
+	}
+	for (;;)
+	{
+		char	   *key;
+		char	   *q;
+		bool		esc = false;
+		size_t		klen;
+
+		if (p >= end || *p != '"')
+			return rs_fallback(sc, "not a plain key");
+		key = p + 1;
+		q = rs_string(sc, key, &esc);
+		if (q == NULL)
+			return false;
+		if (esc)
+			return rs_fallback(sc, "an escaped key");
+		klen = (size_t) (q - key);
+		p = rs_ws(q + 1, end);
+		if (p >= end || *p != ':')
+			return rs_unexpected(sc, p, "expected ':'");
+		p = rs_ws(p + 1, end);
+		if (p >= end)
+			return rs_truncated(sc);
+		if (klen == 6 && memcmp(key, "result", 6) == 0)
+		{
+			/* json-c keeps the last of duplicates; the tree decides */
+			if (st->found)
+				return rs_fallback(sc, "two results");
+			if (*p != '{')
+				return rs_fallback(sc, "the result is not an object");
+			if (!rs_stmt_result(sc, st, &p))
+				return false;
+			st->at_root = root;
+		}
+		else if (root && klen == 18 && memcmp(key, "statement_response", 18) == 0)
+		{
+			if (st->wrapped)
+				return rs_fallback(sc, "a duplicate statement_response");
+			if (*p != '{')
+				return rs_fallback(sc, "statement_response is not an object");
+			st->wrapped = true;
+			if (!rs_stmt_object(sc, st, &p, false))
+				return false;
+		}
+		else if (!rs_skip(sc, &p, root ? 1 : 2))
+			return false;
+		p = rs_ws(p, end);
+		if (p < end && *p == ',')
+		{
+			p = rs_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+		{
+			*pp = p + 1;
+			return true;
+		}
+		return rs_unexpected(sc, p, "expected ',' or '}'");
+	}
+}
+
+/*
+ * gd_scan_statement_result
+ *		Scan the first chunk of a query-result response (a StatementResponse,
+ *		bare or wrapped in "statement_response") in place, for
+ *		gd_decode_statement.
+ *
+ * GD_SCAN_DONE: the whole body is RFC 8259 JSON as the row scanner takes it
+ * (so json-c takes it too), its statement has one "result" object, and that
+ * object was scanned into out as gd_scan_chunk would scan it, in an arena
+ * copy of the body from the result on (values point into the copy, which
+ * lives as long as the arena; buf is never modified).  buf[*rstart ..
+ * *rend - 1] is the result's text: the rest of the body is for json-c.
+ * GD_SCAN_NOMEM: the arena refused (err is set).  GD_SCAN_NOT_HANDLED:
+ * anything else (no result, a result or body the scanner leaves to json-c,
+ * an escaped or duplicate key at the statement's levels, invalid JSON...):
+ * the caller decodes the whole body with json-c, which also words the error.
+ */
+GdScanOutcome
+gd_scan_statement_result(const char *buf, size_t len, GdArena *arena,
+						 GdChunk *out, size_t *rstart, size_t *rend, GdError *err)
+{
+	RsScan		sc;
+	RsStmt		st;
+	GdError		e;
+	char	   *p;
+
+	memset(out, 0, sizeof(*out));
+	memset(&st, 0, sizeof(st));
+	memset(&e, 0, sizeof(e));
+	st.arena = arena;
+	st.out = out;
+	out->present = true;
+	/* read only: the scan writes nothing into the body it walks */
+	if (!rs_start(&sc, unconstify_char(buf), len, &e, false))
+	{
+		memset(out, 0, sizeof(*out));
+		return GD_SCAN_NOT_HANDLED;
+	}
+	p = rs_ws(sc.buf, sc.end);
+	if (p < sc.end && *p == '{' && rs_stmt_object(&sc, &st, &p, true) &&
+		rs_finish(&sc, p) && st.found && !(st.wrapped && st.at_root))
+	{
+		rs_chunk_commit(out, &st.sub, st.link, st.link_raw, st.link_esc);
+		*rstart = st.start;
+		*rend = st.end;
+		return GD_SCAN_DONE;
+	}
+	memset(out, 0, sizeof(*out));
+	if (sc.failed && e.status == GD_NOMEM)
+	{
+		if (err != NULL)
+			*err = e;
+		return GD_SCAN_NOMEM;
+	}
+	return GD_SCAN_NOT_HANDLED;
 }
 
 /*

@@ -2,15 +2,17 @@
  * jsonc_parse.c -- the "JSON parsing" part of the benchmark's transfer floor.
  *
  * Parses result chunk files (the bodies curl fetched: a StatementResponse with the first chunk, then
- * bare ResultData chunks) with json-c, the parser genie_fdw uses, with genie_fdw's tokener flags
- * (strict, UTF-8 validation), walks data_array and touches every value's string and length, then
- * frees the tree.  Files are read into memory first; only parsing and walking are timed.
+ * bare ResultData chunks) with json-c, the parser genie_fdw uses for everything but rows, with
+ * genie_fdw's tokener flags (strict, UTF-8 validation), walks data_array and touches every value's
+ * string and length, then frees the tree.  Files are read into memory first; only parsing and walking
+ * are timed.
  *
- * It also times a prototype of the row scanner BENCHMARKS.md recommends: a strict single pass over
- * data_array (an array of arrays of strings or nulls) that validates UTF-8, unescapes in place,
- * NUL-terminates each value in the buffer and records pointer and length, allocating nothing per
- * value.  The prototype finds "data_array" with strstr (a real one would scan the enclosing object
- * too); it must agree with json-c on rows, values and total value length, else the program fails.
+ * It also times genie_fdw's own row path decoders on the same bytes, linked from src/rowscan.c and
+ * src/genie_decode.c (this program carries no scanner of its own): gd_decode_statement for the
+ * StatementResponse (its first chunk scanned in place, the rest through json-c) and gd_scan_chunk for
+ * every further chunk, on fresh copies of the bodies (the scanner writes into its buffer).  They must
+ * agree with json-c on rows and on the total value length, and must not have handed any chunk to
+ * json-c, else the program fails.
  *
  * Usage: jsonc_parse REPEATS FILE...
  * Prints: jsonc_seconds rows values bytes check scan_seconds
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "genie_decode.h"
 
 static double
 now(void)
@@ -55,268 +59,36 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* ---- the prototype scanner ---- */
+/* ---- an arena for the decoders: malloc'd blocks, freed together ---- */
 
-typedef struct Scan
+typedef struct Arena
 {
-	char	  **values;
-	size_t	   *lens;
-	size_t		nvalues;
+	void	  **blocks;
+	size_t		n;
 	size_t		cap;
-	long		rows;
-} Scan;
+} Arena;
 
-static int
-hexval(int c)
+static void *
+arena_alloc(void *arg, size_t size)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	Arena	   *a = arg;
 
-/* Length of the valid UTF-8 sequence at p (end excluded), or 0. */
-static int
-utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0];
-	int			n;
-	unsigned int cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (end - p < n)
-		return 0;
-	for (int i = 1; i < n; i++)
+	if (a->n == a->cap)
 	{
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return n;
-}
-
-static char *
-put_utf8(char *o, unsigned int cp)
-{
-	if (cp < 0x80)
-		*o++ = (char) cp;
-	else if (cp < 0x800)
-	{
-		*o++ = (char) (0xC0 | (cp >> 6));
-		*o++ = (char) (0x80 | (cp & 0x3F));
-	}
-	else if (cp < 0x10000)
-	{
-		*o++ = (char) (0xE0 | (cp >> 12));
-		*o++ = (char) (0x80 | ((cp >> 6) & 0x3F));
-		*o++ = (char) (0x80 | (cp & 0x3F));
-	}
-	else
-	{
-		*o++ = (char) (0xF0 | (cp >> 18));
-		*o++ = (char) (0x80 | ((cp >> 12) & 0x3F));
-		*o++ = (char) (0x80 | ((cp >> 6) & 0x3F));
-		*o++ = (char) (0x80 | (cp & 0x3F));
-	}
-	return o;
-}
-
-static unsigned char *
-skip_ws(unsigned char *p, unsigned char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
-/* A JSON string starting after its opening quote: unescaped in place, NUL-terminated. */
-static unsigned char *
-scan_string(unsigned char *p, unsigned char *end, char **val, size_t *len)
-{
-	unsigned char *o = p;
-
-	*val = (char *) p;
-	for (;;)
-	{
-		unsigned char c;
-
-		/* fast path: plain ASCII runs */
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-			*o++ = *p++;
-		if (p >= end)
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->blocks = realloc(a->blocks, a->cap * sizeof(void *));
+		if (a->blocks == NULL)
 			return NULL;
-		c = *p;
-		if (c == '"')
-		{
-			*len = (size_t) (o - (unsigned char *) *val);
-			*o = '\0';			/* o <= p: the closing quote's byte at the latest */
-			return p + 1;
-		}
-		if (c < 0x20)
-			return NULL;
-		if (c == '\\')
-		{
-			unsigned int cp;
-
-			if (end - p < 2)
-				return NULL;
-			switch (p[1])
-			{
-				case '"': *o++ = '"'; p += 2; continue;
-				case '\\': *o++ = '\\'; p += 2; continue;
-				case '/': *o++ = '/'; p += 2; continue;
-				case 'b': *o++ = '\b'; p += 2; continue;
-				case 'f': *o++ = '\f'; p += 2; continue;
-				case 'n': *o++ = '\n'; p += 2; continue;
-				case 'r': *o++ = '\r'; p += 2; continue;
-				case 't': *o++ = '\t'; p += 2; continue;
-				case 'u':
-					if (end - p < 6)
-						return NULL;
-					cp = 0;
-					for (int i = 2; i < 6; i++)
-					{
-						int			h = hexval(p[i]);
-
-						if (h < 0)
-							return NULL;
-						cp = (cp << 4) | (unsigned int) h;
-					}
-					p += 6;
-					if (cp >= 0xD800 && cp <= 0xDBFF)
-					{
-						unsigned int lo = 0;
-
-						if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-							return NULL;
-						for (int i = 2; i < 6; i++)
-						{
-							int			h = hexval(p[i]);
-
-							if (h < 0)
-								return NULL;
-							lo = (lo << 4) | (unsigned int) h;
-						}
-						if (lo < 0xDC00 || lo > 0xDFFF)
-							return NULL;
-						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-						p += 6;
-					}
-					else if (cp >= 0xDC00 && cp <= 0xDFFF)
-						return NULL;
-					if (cp == 0)
-						return NULL;	/* PostgreSQL cannot store NUL */
-					o = (unsigned char *) put_utf8((char *) o, cp);
-					continue;
-				default:
-					return NULL;
-			}
-		}
-		{
-			int			n = utf8_len(p, end);
-
-			if (n == 0)
-				return NULL;
-			while (n-- > 0)
-				*o++ = *p++;
-		}
 	}
+	return a->blocks[a->n++] = malloc(size);
 }
 
-static int
-scan_push(Scan *s, char *v, size_t len)
+static void
+arena_reset(Arena *a)
 {
-	if (s->nvalues == s->cap)
-	{
-		s->cap = s->cap ? s->cap * 2 : 65536;
-		s->values = realloc(s->values, s->cap * sizeof(char *));
-		s->lens = realloc(s->lens, s->cap * sizeof(size_t));
-		if (s->values == NULL || s->lens == NULL)
-			return 0;
-	}
-	s->values[s->nvalues] = v;
-	s->lens[s->nvalues] = len;
-	s->nvalues++;
-	return 1;
-}
-
-/* data_array's value: [[v, ...], ...]; returns 0 on anything else. */
-static int
-scan_rows(unsigned char *p, unsigned char *end, Scan *s)
-{
-	p = skip_ws(p, end);
-	if (p >= end || *p++ != '[')
-		return 0;
-	p = skip_ws(p, end);
-	if (p < end && *p == ']')
-		return 1;
-	for (;;)
-	{
-		p = skip_ws(p, end);
-		if (p >= end || *p++ != '[')
-			return 0;
-		p = skip_ws(p, end);
-		if (p < end && *p == ']')
-			p++;
-		else
-			for (;;)
-			{
-				p = skip_ws(p, end);
-				if (p < end && *p == '"')
-				{
-					char	   *v;
-					size_t		len;
-
-					p = scan_string(p + 1, end, &v, &len);
-					if (p == NULL || !scan_push(s, v, len))
-						return 0;
-				}
-				else if (end - p >= 4 && memcmp(p, "null", 4) == 0)
-				{
-					p += 4;
-					if (!scan_push(s, NULL, 0))
-						return 0;
-				}
-				else
-					return 0;
-				p = skip_ws(p, end);
-				if (p < end && *p == ',')
-				{
-					p++;
-					continue;
-				}
-				if (p < end && *p == ']')
-				{
-					p++;
-					break;
-				}
-				return 0;
-			}
-		s->rows++;
-		p = skip_ws(p, end);
-		if (p < end && *p == ',')
-		{
-			p++;
-			continue;
-		}
-		if (p < end && *p == ']')
-			return 1;
-		return 0;
-	}
+	for (size_t i = 0; i < a->n; i++)
+		free(a->blocks[i]);
+	a->n = 0;
 }
 
 int
@@ -400,14 +172,17 @@ main(int argc, char **argv)
 		if (best < 0 || t0 < best)
 			best = t0;
 	}
-	/* the prototype scanner, on fresh copies (it writes into its buffer) */
+	/* genie_fdw's decoders, on fresh copies (the scanner writes into its buffer) */
 	{
 		double		best_scan = -1;
 		size_t		scan_len_sum = 0,
 					jsonc_len_sum = 0;
 		long		scan_rows_n = 0;
-		size_t		scan_values = 0;
 		char	  **copies = calloc(nfiles, sizeof(char *));
+		int		   *is_statement = calloc(nfiles, sizeof(int));
+		Arena		arena_state = {0};
+		GdArena		arena = {arena_alloc, &arena_state};
+		uint64_t	fallbacks = gd_scan_fallback_count(NULL);
 
 		/* json-c's total value length, for the agreement check */
 		for (int i = 0; i < nfiles; i++)
@@ -416,7 +191,9 @@ main(int argc, char **argv)
 					   *res,
 					   *data;
 
-			if (!json_object_object_get_ex(root, "result", &res))
+			if (json_object_object_get_ex(root, "result", &res))
+				is_statement[i] = 1;
+			else
 				res = root;
 			json_object_object_get_ex(res, "data_array", &data);
 			for (size_t k = 0; k < json_object_array_length(data); k++)
@@ -436,46 +213,52 @@ main(int argc, char **argv)
 		}
 		for (int r = 0; r < repeats; r++)
 		{
-			Scan		sc;
 			double		t0;
 
-			memset(&sc, 0, sizeof(sc));
 			for (int i = 0; i < nfiles; i++)
 				memcpy(copies[i], bufs[i], lens[i] + 1);
 			t0 = now();
 			scan_len_sum = 0;
+			scan_rows_n = 0;
 			for (int i = 0; i < nfiles; i++)
 			{
-				char	   *d = strstr(copies[i], "\"data_array\"");
-				unsigned char *p;
+				GdStatement st;
+				GdChunk		ch;
+				const GdChunk *c = &ch;
+				GdError		err;
+				int			ok;
 
-				if (d == NULL)
-					return 1;
-				p = skip_ws((unsigned char *) d + 12, (unsigned char *) copies[i] + lens[i]);
-				if (*p != ':' || !scan_rows(p + 1, (unsigned char *) copies[i] + lens[i], &sc))
+				if (is_statement[i])
 				{
-					fprintf(stderr, "%s: the prototype scanner rejected it\n", argv[i + 2]);
+					ok = gd_decode_statement(copies[i], lens[i], &arena, &st, &err);
+					c = &st.result;
+				}
+				else
+					ok = gd_scan_chunk(copies[i], lens[i], &arena, &ch, &err);
+				if (!ok || c->row_start == NULL || !c->values_checked)
+				{
+					fprintf(stderr, "%s: genie_fdw's decoder %s\n", argv[i + 2],
+							!ok ? err.message : "did not scan the rows in place");
 					return 1;
 				}
+				for (int64_t k = 0; k < c->row_start[c->nrows]; k++)
+					scan_len_sum += c->lens[k] + (c->values[k] ? (unsigned char) c->values[k][0] : 0) * 0;
+				scan_rows_n += c->nrows;
+				arena_reset(&arena_state);
 			}
-			for (size_t k = 0; k < sc.nvalues; k++)
-				scan_len_sum += sc.lens[k] + (sc.values[k] ? (unsigned char) sc.values[k][0] : 0) * 0;
 			t0 = now() - t0;
 			if (best_scan < 0 || t0 < best_scan)
 				best_scan = t0;
-			scan_rows_n = sc.rows;
-			scan_values = sc.nvalues;
-			free(sc.values);
-			free(sc.lens);
 		}
-		if (scan_rows_n != rows || scan_len_sum != jsonc_len_sum)
+		if (scan_rows_n != rows || scan_len_sum != jsonc_len_sum ||
+			gd_scan_fallback_count(NULL) != fallbacks)
 		{
-			fprintf(stderr, "the prototype scanner disagrees with json-c: %ld rows vs %ld, %zu bytes vs %zu\n",
-					scan_rows_n, rows, scan_len_sum, jsonc_len_sum);
+			fprintf(stderr, "genie_fdw's decoders disagree with json-c: %ld rows vs %ld, %zu bytes vs %zu, %llu fallbacks\n",
+					scan_rows_n, rows, scan_len_sum, jsonc_len_sum,
+					(unsigned long long) (gd_scan_fallback_count(NULL) - fallbacks));
 			return 1;
 		}
 		printf("%.6f %ld %ld %zu %zu %.6f\n", best, rows, values, bytes, touched % 7, best_scan);
-		(void) scan_values;
 	}
 	return 0;
 }

@@ -9,12 +9,13 @@
  *	byte 0	selector.  Low nibble: 0 start, 1 message, 2 statement, 3 chunk,
  *			4 rows, 5 spaces, 6 api_error, 7 token, 8 encode_question round
  *			trip, 9 rows scanner against the rows decoder, 10 chunk scanner
- *			against the chunk decoder, 11..15 the same as 3..7.  Bit 0x40
- *			set: "failing arena" mode, and byte 1 is N, the number of
- *			allocations the arena grants before it refuses every later one.
- *			The ASCII characters '0'..'9' and ':' therefore select a decoder
- *			in normal mode and 'p'..'z' select one in failing mode, so the
- *			seed corpus stays readable.
+ *			against the chunk decoder, 11 statement decoder (first chunk
+ *			scanned in place) against the json-c statement decoder, 12..15
+ *			the same as 4..7.  Bit 0x40 set: "failing arena" mode, and byte
+ *			1 is N, the number of allocations the arena grants before it
+ *			refuses every later one.  The ASCII characters '0'..'9', ':' and
+ *			';' therefore select a decoder in normal mode and 'p'..'{' select
+ *			one in failing mode, so the seed corpus stays readable.
  *	rest	the response body handed to the decoder.
  *
  * Every arena allocation is a separate malloc of exactly the requested size
@@ -35,6 +36,14 @@
  * NULL-ness, length and bytes.  A scanner that decoded by itself must have
  * pointed every value into its copy; one that failed or handed the body to
  * json-c must have left its copy untouched.
+ *
+ * Selector 11 is differential too: gd_decode_statement (which scans the
+ * StatementResponse's "result" in place and leaves the rest to json-c) and
+ * gd_decode_statement_tree (json-c alone, own unlimited arena) must both
+ * succeed or both fail with the same status and message (unless the arena
+ * refused), and on success give the same statement and first chunk.  When
+ * the scanner took the result, its values must lie outside the body (in the
+ * arena's copy), and the body must never change.
  *
  * Any violation calls abort(), which libFuzzer reports as a crash.  With FUZZ_DECODE_VERBOSE set in the environment each decode's
  * outcome is printed.
@@ -532,6 +541,126 @@ fuzz_scan(bool chunk, const char *buf, size_t len, GdArena *arena,
 	return ok;
 }
 
+/* Two decoded statements must be the same, field by field. */
+static void
+compare_statements(const GdStatement *a, const GdStatement *b)
+{
+	int			i;
+
+#define SAME_STR(x, y) CHECK(((x) == NULL) == ((y) == NULL) && ((x) == NULL || strcmp((x), (y)) == 0))
+	SAME_STR(a->statement_id, b->statement_id);
+	SAME_STR(a->state, b->state);
+	SAME_STR(a->error_code, b->error_code);
+	SAME_STR(a->error_message, b->error_message);
+	SAME_STR(a->sql_state, b->sql_state);
+	SAME_STR(a->format, b->format);
+	CHECK(a->has_manifest == b->has_manifest);
+	CHECK(a->ncolumns == b->ncolumns);
+	CHECK(a->total_chunk_count == b->total_chunk_count);
+	CHECK(a->total_row_count == b->total_row_count);
+	CHECK(a->truncated == b->truncated);
+	for (i = 0; i < a->ncolumns; i++)
+	{
+		SAME_STR(a->columns[i].name, b->columns[i].name);
+		SAME_STR(a->columns[i].type_name, b->columns[i].type_name);
+		SAME_STR(a->columns[i].type_text, b->columns[i].type_text);
+		CHECK(a->columns[i].position == b->columns[i].position);
+	}
+#undef SAME_STR
+	compare_chunks(&a->result, &b->result);
+}
+
+/*
+ * The statement decoder against the json-c statement decoder; returns the
+ * former's success.
+ */
+static bool
+fuzz_statement(const char *buf, size_t len, GdArena *arena, FuzzArena *fa,
+			   GdError *err)
+{
+	FuzzArena	rfa;
+	GdArena		rarena;
+	GdStatement ref;
+	GdStatement got;
+	GdError		rerr;
+	bool		rok;
+	bool		ok;
+	char	   *copy;
+	GdChunk		probe;
+	size_t		rs = 0,
+				re = 0;
+	GdScanOutcome scanned;
+
+	memset(&rfa, 0, sizeof(rfa));
+	rfa.limit = -1;
+	rarena.alloc = fuzz_alloc;
+	rarena.arg = &rfa;
+	memset(&ref, 0xA5, sizeof(ref));
+	memset(&rerr, 0, sizeof(rerr));
+	rok = gd_decode_statement_tree(buf, len, &rarena, &ref, &rerr);
+
+	/* an exact-size copy, so ASan sees any read past the body */
+	copy = malloc(len > 0 ? len : 1);
+	if (copy == NULL)
+		abort();
+	memcpy(copy, buf, len);
+	memset(&got, 0xA5, sizeof(got));
+	ok = gd_decode_statement(len > 0 ? copy : NULL, len, arena, &got, err);
+	CHECK(len == 0 || memcmp(copy, buf, len) == 0);
+
+	/* did the scanner take the result?  (its own unlimited arena) */
+	scanned = gd_scan_statement_result(len > 0 ? copy : NULL, len, &rarena, &probe,
+									   &rs, &re, NULL);
+	CHECK(scanned != GD_SCAN_NOMEM);
+	if (scanned == GD_SCAN_DONE)
+	{
+		/* valid JSON (json-c may still find the wrong shape elsewhere) */
+		CHECK(rok || rerr.status == GD_SHAPE);
+		CHECK(rs < re && re <= len && copy[rs] == '{' && copy[re - 1] == '}');
+		CHECK(probe.values_checked);
+	}
+	CHECK(len == 0 || memcmp(copy, buf, len) == 0);
+
+	if (getenv("FUZZ_DECODE_VERBOSE") != NULL)
+		fprintf(stderr, "fuzz_decode: statement %s, result %s; json-c %s%s\n",
+				ok ? "ok" : "failed", scanned == GD_SCAN_DONE ? "scanned" : "not scanned",
+				rok ? "ok" : "failed: ", rok ? "" : rerr.message);
+
+	if (ok)
+	{
+		CHECK(rok);
+		CHECK(got.state != NULL);
+		if (got.result.present)
+			walk_chunk(&got.result, false);
+		compare_statements(&ref, &got);
+		if (scanned == GD_SCAN_DONE && got.result.row_start != NULL)
+		{
+			int64_t		total = got.result.row_start[got.result.nrows];
+			int64_t		k;
+
+			CHECK(got.result.values_checked);
+			for (k = 0; k < total; k++)
+				if (got.result.values[k] != NULL)
+				{
+					CHECK(got.result.values[k] + got.result.lens[k] <= copy ||
+						  got.result.values[k] >= copy + len);
+					/* scanner values are well-formed UTF-8 without NUL */
+					CHECK(memchr(got.result.values[k], '\0', got.result.lens[k]) == NULL);
+				}
+		}
+	}
+	else if (fa->nrefused == 0)
+	{
+		CHECK(!rok);
+		CHECK(err->status == rerr.status);
+		CHECK(strcmp(err->message, rerr.message) == 0);
+	}
+
+	free(copy);
+	fuzz_arena_free(&rfa);
+	return ok;
+}
+
 /* ------------------------------------------------------------ driver */
 
 /* encode_question must round-trip through json-c; false when out of memory. */
@@ -722,6 +851,9 @@ fuzz_one(unsigned which, const char *buf, size_t len, long limit, long *granted)
 		case 10:
 			ok = fuzz_scan(which == 10, buf, len, &arena, &fa, &err);
 			break;
+		case 11:
+			ok = fuzz_statement(buf, len, &arena, &fa, &err);
+			break;
 		default:
 			ok = fuzz_encode((const uint8_t *) buf, len, &arena, &fa);
 			*granted = fa.ngranted;
@@ -767,7 +899,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	which = data[0] & 0x0f;
-	if (which > 10)
+	if (which > 11)
 		which -= 8;
 	data++;
 	size--;
