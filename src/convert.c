@@ -277,6 +277,50 @@ row_json(GenieConverter *conv, const GdStatement *st, char **values,
 }
 
 /*
+ * suggestions_literal
+ *		Genie's suggested questions as input for the column's type: an array
+ *		literal for an array column (text[]), else a JSON array (json, jsonb,
+ *		text).  NULL when Genie suggested nothing.
+ */
+static char *
+suggestions_literal(GenieConverter *conv, const GenieColumnMap *col,
+					const GdMessage *msg)
+{
+	StringInfoData buf;
+	bool		array = OidIsValid(get_element_type(col->typid));
+	int			i;
+
+	if (msg->n_suggested_questions == 0)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, array ? '{' : '[');
+	for (i = 0; i < msg->n_suggested_questions; i++)
+	{
+		const char *q = msg->suggested_questions[i];
+		char	   *v = server_string(conv, q, strlen(q));
+		const char *p;
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		if (!array)
+		{
+			escape_json(&buf, v);
+			continue;
+		}
+		appendStringInfoChar(&buf, '"');
+		for (p = v; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, array ? '}' : ']');
+	return buf.data;
+}
+
+/*
  * genie_convert_row
  *		Fill datums/nulls for one answer row (values may be NULL for an
  *		answer without a query: then only metadata columns are set).
@@ -341,6 +385,12 @@ genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 			case GCOL_ROW:
 				if (values && st)
 					str = row_json(conv, st, values, lens, nvalues);
+				break;
+			case GCOL_SUGGESTED_QUESTIONS:
+				str = suggestions_literal(conv, col, &answer->message);
+				break;
+			case GCOL_FOLLOW_UP:
+				raw = answer->message.follow_up;
 				break;
 		}
 		if (raw != NULL && col->kind != GCOL_ANSWER)
