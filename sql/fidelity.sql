@@ -74,6 +74,35 @@ SELECT * FROM fq_badtoken WHERE question = 'Which products generate the highest 
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 400, "body": "{\"error_code\": \"INVALID_PARAMETER_VALUE\", \"message\": \"The question is too long.\", \"details\": [{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", \"reason\": \"GENIE_BACKEND\", \"domain\": \"dashboards.genie.databricks.com\", \"metadata\": {}}, {\"@type\": \"type.googleapis.com/google.rpc.RequestInfo\", \"request_id\": \"5f1e\", \"serving_data\": \"\"}]}"}'
 SELECT * FROM fq WHERE question = 'Which products generate the highest total sales value?';
 
+-- FAILED messages: Genie's error type chooses the SQLSTATE and the hint
+CREATE FUNCTION failure_of(question text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  hint text;
+BEGIN
+  PERFORM count(*) FROM fq WHERE fq.question = failure_of.question;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS OR query_canceled THEN
+  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+  RETURN SQLSTATE || ' ' || SQLERRM || ' / ' || coalesce(nullif(hint, ''), '(no hint)');
+END $$;
+SELECT failure_of('Make the query fail');
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "set", "only_status": "FAILED", "count": 100, "set": {"error.type": "REPLY_PROCESS_TIMEOUT_EXCEPTION"}}'
+SELECT failure_of('Make the query fail');
+\! python3 test/emuctl.py reset
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "set", "only_status": "FAILED", "count": 100, "set": {"error.type": "WAREHOUSE_ACCESS_MISSING_EXCEPTION"}}'
+SELECT failure_of('Make the query fail');
+\! python3 test/emuctl.py reset
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "set", "only_status": "FAILED", "count": 100, "set": {"error.type": "SOME_NEW_EXCEPTION"}}'
+SELECT failure_of('Make the query fail');
+\! python3 test/emuctl.py reset
+-- a rate-limit failure is asked again; when retries run out it is a quota error
+ALTER SERVER genie OPTIONS (ADD max_retries '0');
+SELECT failure_of('Trigger a rate limit');
+ALTER SERVER genie OPTIONS (DROP max_retries);
+SELECT failure_of('Trigger a rate limit');
+\! python3 test/emuctl.py reset
+DROP FUNCTION failure_of(text);
+
 -- scans without a question: an error by default ...
 CREATE FOREIGN TABLE bi (question text, "ProductName" text, "TotalValue" numeric) SERVER genie;
 SELECT "question", "ProductName", "TotalValue" FROM "public"."bi" LIMIT 10000;
@@ -96,6 +125,6 @@ ALTER SERVER genie OPTIONS (DROP without_question);
 SELECT * FROM plain;
 -- only 'error' and 'empty'
 ALTER FOREIGN TABLE bi OPTIONS (SET without_question 'skip');
--- the scans without a question asked nothing
+-- of these scans, only the one with a question asked Genie
 \! python3 test/emuctl.py stats requests.start_conversation
 DROP SERVER fid_badtoken CASCADE;
