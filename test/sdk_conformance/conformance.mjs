@@ -117,6 +117,29 @@ async function main() {
   check("listSpaces returns the three spaces", same(spaces.spaces.map((s) => s.title),
         ["Retail Sales", "Supply Chain", "Finance (restricted)"]) && spaces.next_page_token === undefined);
 
+  // 4b. feedback: the SDK's request reaches the message, as the emulator records it
+  await w.genie.sendMessageFeedback({ space_id: SPACE, conversation_id: msg.conversation_id,
+                                      message_id: msg.message_id, rating: "NEGATIVE" });
+  const fb = await control("feedback");
+  check("sendMessageFeedback is recorded for the message", fb.feedback.length === 1 &&
+        fb.feedback[0].message_id === msg.message_id && fb.feedback[0].rating === "NEGATIVE",
+        JSON.stringify(fb));
+  const rated = await w.genie.getMessage({ space_id: SPACE, conversation_id: msg.conversation_id,
+                                           message_id: msg.message_id });
+  check("getMessage shows the feedback", rated.feedback?.rating === "NEGATIVE", JSON.stringify(rated.feedback));
+
+  // 4c. a refused token: the numeric error_code real workspaces send is an ApiError with its message
+  const badCfg = new Config({ host: url, token: "dapi-wrong-token", authType: "pat" });
+  badCfg.fixHost = () => {};
+  const bad = new WorkspaceClient(badCfg, { agent: new http.Agent() });
+  try {
+    await bad.genie.getSpace({ space_id: SPACE });
+    check("a wrong token raises 403", false, "no error");
+  } catch (e) {
+    check("a wrong token raises 403 with the service's message", e.statusCode === 403 &&
+          e.message === "Invalid access token.", `${e.statusCode} ${e.errorCode} ${e.message}`);
+  }
+
   // 5. errors are parsed by the SDK into ApiError
   try {
     await w.genie.getSpace({ space_id: "01f0000000000000000000000000000c" });
