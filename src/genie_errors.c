@@ -105,18 +105,6 @@ genie_error_type_is_rate_limit(const char *type)
 }
 
 /*
- * genie_failed_message_sqlstate
- *		The SQLSTATE genie_report_failed_message raises for this type.
- */
-int
-genie_failed_message_sqlstate(const char *type)
-{
-	const GenieErrorClass *c = genie_error_class(type);
-
-	return c ? c->sqlstate : ERRCODE_FDW_ERROR;
-}
-
-/*
  * genie_report_failed_message
  *		Raise the error for a FAILED message: Genie's reason and error type in
  *		DETAIL, the SQLSTATE and hint of the type's class.  rate_retries is

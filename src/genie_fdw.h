@@ -187,7 +187,6 @@ extern uint32 genie_wait_event(void);
 
 /* genie_errors.c: a FAILED message as a PostgreSQL error */
 extern bool genie_error_type_is_rate_limit(const char *type);
-extern int	genie_failed_message_sqlstate(const char *type);
 extern void genie_report_failed_message(const GdMessage *msg, int rate_retries);
 
 /* ----------
