@@ -140,6 +140,19 @@ async function main() {
           e.message === "Invalid access token.", `${e.statusCode} ${e.errorCode} ${e.message}`);
   }
 
+  // 4d. OAuth M2M: the SDK discovers the token endpoint on the emulator and uses the token it gets
+  const m2mCfg = new Config({ host: url, clientId: "emulator-sp", clientSecret: "emulator-secret", authType: "oauth-m2m" });
+  m2mCfg.fixHost = () => {};
+  const m2m = new WorkspaceClient(m2mCfg, { agent: new http.Agent() });
+  try {
+    const sp = await m2m.genie.getSpace({ space_id: SPACE });
+    const st = await control("stats");
+    check("OAuth M2M: discovery, token, then a Genie call", sp.title === "Retail Sales" &&
+          st.requests.oauth_metadata >= 1 && st.requests.oauth_token >= 1, JSON.stringify(st.requests));
+  } catch (e) {
+    check("OAuth M2M: discovery, token, then a Genie call", false, `${e.statusCode} ${e.message}`);
+  }
+
   // 5. errors are parsed by the SDK into ApiError
   try {
     await w.genie.getSpace({ space_id: "01f0000000000000000000000000000c" });
