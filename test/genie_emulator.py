@@ -882,7 +882,7 @@ class Emulator:
         with self.lock:
             qpm = self.config["questions_per_minute"]
             window = self.config["rate_window_seconds"]
-            now = time.time()
+            now = self.clock.now()
             while self.rate_window and self.rate_window[0] <= now - window:
                 self.rate_window.popleft()
             if qpm > 0 and len(self.rate_window) >= qpm:
