@@ -68,3 +68,13 @@ COMMENT ON FUNCTION genie_fdw_stats_reset() IS 'forget the genie_fdw counters of
 
 -- resetting is for administrators (superusers may GRANT it to others)
 REVOKE ALL ON FUNCTION genie_fdw_stats_reset() FROM PUBLIC;
+
+-- Rate one of Genie's answers (catalog.c): POSITIVE, NEGATIVE or NONE (takes
+-- a rating back), with an optional comment, as Genie's own thumbs do.
+CREATE FUNCTION genie_feedback(server name, conversation_id text, message_id text,
+                               rating text, comment text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION genie_feedback(name, text, text, text, text) IS 'rate an answer of Genie (POSITIVE, NEGATIVE or NONE), with an optional comment';

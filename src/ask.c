@@ -195,7 +195,7 @@ static bool
 is_rate_limit_failure(const GdMessage *msg)
 {
 	return msg->status && strcmp(msg->status, "FAILED") == 0 &&
-		msg->error_type && strncmp(msg->error_type, "RATE_LIMIT", 10) == 0;
+		genie_error_type_is_rate_limit(msg->error_type);
 }
 
 static const char *
@@ -397,15 +397,7 @@ ask_terminal(GenieAsk *ask)
 		return;
 	}
 	if (strcmp(msg->status, "FAILED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Genie could not answer the question"),
-				 errdetail_internal("%s%s%s%s", msg->error ? msg->error : "no reason given",
-									msg->error_type ? " (" : "",
-									msg->error_type ? msg->error_type : "",
-									msg->error_type ? ")" : ""),
-				 is_rate_limit_failure(msg)
-				 ? errhint("Genie stayed rate limited after %d retries.", ask->rate_retries) : 0));
+		genie_report_failed_message(msg, ask->rate_retries);
 	if (strcmp(msg->status, "CANCELLED") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

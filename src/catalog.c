@@ -8,7 +8,9 @@
  * after its title, with the question, metadata and a jsonb row column),
  * and genie_delete_conversations(server, older_than), which deletes the
  * calling user's old conversations: a space holds at most 10,000, and
- * genie_fdw starts one per question.  Also the synchronous requests these
+ * genie_fdw starts one per question; genie_feedback(server, conversation_id,
+ * message_id, rating, comment), which rates one of Genie's answers.  Also
+ * the synchronous requests these
  * make (listing spaces and conversations page by page, deleting one
  * conversation), on the request layer of request.c.
  *
@@ -25,15 +27,18 @@
 #include "common/int.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/timestamp.h"
 
 #include "request.h"
 
 PG_FUNCTION_INFO_V1(genie_spaces);
 PG_FUNCTION_INFO_V1(genie_delete_conversations);
+PG_FUNCTION_INFO_V1(genie_feedback);
 
 /* ----------
  * Requests for spaces and conversations (synchronous)
@@ -355,4 +360,81 @@ genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 									quote_literal_cstr(sp->space_id)));
 	}
 	return commands;
+}
+
+/* A required text argument of genie_feedback, never NULL or empty. */
+static char *
+feedback_arg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	char	   *v;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s of genie_feedback must not be NULL", name)));
+	v = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (v[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s of genie_feedback must not be empty", name)));
+	return v;
+}
+
+/*
+ * genie_feedback
+ *		SQL: genie_feedback(server name, conversation_id text, message_id
+ *		text, rating text, comment text DEFAULT NULL) RETURNS void: rate a
+ *		message of the server's space POSITIVE, NEGATIVE or NONE (case does
+ *		not matter), with an optional comment.
+ */
+Datum
+genie_feedback(PG_FUNCTION_ARGS)
+{
+	static const char *const ratings[] = {"POSITIVE", "NEGATIVE", "NONE"};
+	GenieOptions *opts;
+	char	   *conversation_id;
+	char	   *message_id;
+	char	   *rating;
+	const char *canonical = NULL;
+	StringInfoData body;
+	HttpResponse resp;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server of genie_feedback must not be NULL")));
+	conversation_id = feedback_arg(fcinfo, 1, "conversation_id");
+	message_id = feedback_arg(fcinfo, 2, "message_id");
+	rating = feedback_arg(fcinfo, 3, "rating");
+	for (i = 0; i < lengthof(ratings); i++)
+		if (pg_strcasecmp(rating, ratings[i]) == 0)
+			canonical = ratings[i];
+	if (canonical == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid rating \"%s\"", rating),
+				 errhint("Valid ratings are: POSITIVE, NEGATIVE, NONE.")));
+	opts = server_options(PG_GETARG_NAME(0));
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"rating\": ");
+	escape_json(&body, canonical);
+	if (!PG_ARGISNULL(4))
+	{
+		char	   *comment = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+		/* the service reads UTF-8 */
+		comment = pg_server_to_any(comment, strlen(comment), PG_UTF8);
+		appendStringInfoString(&body, ", \"comment\": ");
+		escape_json(&body, comment);
+	}
+	appendStringInfoChar(&body, '}');
+
+	genie_request(opts, "POST",
+				  genie_space_url(opts, "/conversations/%s/messages/%s/feedback",
+								  genie_url_segment(conversation_id),
+								  genie_url_segment(message_id)),
+				  body.data, REQ_READ, "the message to rate", &resp, NULL);
+	PG_RETURN_VOID();
 }

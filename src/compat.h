@@ -20,6 +20,12 @@
  *							16 replaced pg_foreign_server_aclcheck() by
  *							object_aclcheck()
  *	GetNumberFromPGProc		17 dropped PGPROC.pgprocno for this macro
+ *	genie_parse_type_string	16 replaced parseTypeString()'s missing_ok by
+ *							an error-save context
+ *	GENIE_HAVE_SOFT_INPUT	16 added InputFunctionCallSafe() and
+ *							ErrorSaveContext (nodes/miscnodes.h)
+ *	GENIE_HAVE_CUSTOM_WAIT_EVENTS
+ *							17 added WaitEventExtensionNew()
  *
  * Needing no shim on 15+ (so none here): shmem_request_hook,
  * InitMaterializedSRF(), MarkGUCPrefixReserved(), pull_varnos(root, ...),
@@ -116,6 +122,38 @@
  */
 #if PG_VERSION_NUM < 170000
 #define GetNumberFromPGProc(proc) ((proc)->pgprocno)
+#endif
+
+/* ----------
+ * genie_parse_type_string(str, typid_p, typmod_p)
+ *		parseTypeString() raising an error for an unknown type.
+ * ----------
+ */
+#if PG_VERSION_NUM >= 160000
+#define genie_parse_type_string(str, typid_p, typmod_p) \
+	parseTypeString((str), (typid_p), (typmod_p), NULL)
+#else
+#define genie_parse_type_string(str, typid_p, typmod_p) \
+	parseTypeString((str), (typid_p), (typmod_p), false)
+#endif
+
+/* ----------
+ * GENIE_HAVE_SOFT_INPUT: input functions can report bad input into an
+ * ErrorSaveContext (InputFunctionCallSafe) instead of raising it.
+ * ----------
+ */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#define GENIE_HAVE_SOFT_INPUT 1
+#endif
+
+/* ----------
+ * GENIE_HAVE_CUSTOM_WAIT_EVENTS: an extension may name its own wait events
+ * (WaitEventExtensionNew); before that it reports PG_WAIT_EXTENSION.
+ * ----------
+ */
+#if PG_VERSION_NUM >= 170000
+#define GENIE_HAVE_CUSTOM_WAIT_EVENTS 1
 #endif
 
 #endif							/* GENIE_COMPAT_H */

@@ -32,9 +32,6 @@
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
-#if PG_VERSION_NUM >= 160000
-#include "nodes/miscnodes.h"
-#endif
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -494,7 +491,7 @@ zulu_is_utc(GenieColumnMap *col)
 	char		probe[] = "2000-01-01T00:00:00Z";
 	Datum		d;
 
-#if PG_VERSION_NUM >= 160000
+#ifdef GENIE_HAVE_SOFT_INPUT
 	ErrorSaveContext escontext = {T_ErrorSaveContext};
 
 	if (!InputFunctionCallSafe(&col->infunc, probe, col->typioparam, col->typmod,
@@ -858,6 +855,50 @@ row_json(GenieConverter *conv, const GdStatement *st, char **values,
 }
 
 /*
+ * suggestions_literal
+ *		Genie's suggested questions as input for the column's type: an array
+ *		literal for an array column (text[]), else a JSON array (json, jsonb,
+ *		text).  NULL when Genie suggested nothing.
+ */
+static char *
+suggestions_literal(GenieConverter *conv, const GenieColumnMap *col,
+					const GdMessage *msg)
+{
+	StringInfoData buf;
+	bool		array = OidIsValid(get_element_type(col->typid));
+	int			i;
+
+	if (msg->n_suggested_questions == 0)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, array ? '{' : '[');
+	for (i = 0; i < msg->n_suggested_questions; i++)
+	{
+		const char *q = msg->suggested_questions[i];
+		char	   *v = server_string(conv, q, strlen(q), false);
+		const char *p;
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		if (!array)
+		{
+			escape_json(&buf, v);
+			continue;
+		}
+		appendStringInfoChar(&buf, '"');
+		for (p = v; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, array ? '}' : ']');
+	return buf.data;
+}
+
+/*
  * genie_convert_row
  *		Fill datums/nulls for one answer row (values may be NULL for an
  *		answer without a query: then only metadata columns are set).
@@ -923,6 +964,12 @@ genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 			case GCOL_ROW:
 				if (values && st)
 					str = row_json(conv, st, values, lens, nvalues);
+				break;
+			case GCOL_SUGGESTED_QUESTIONS:
+				str = suggestions_literal(conv, col, &answer->message);
+				break;
+			case GCOL_FOLLOW_UP:
+				raw = answer->message.follow_up;
 				break;
 		}
 		if (raw != NULL && col->kind != GCOL_ANSWER)
@@ -1024,18 +1071,14 @@ genie_fdw_convert_selftest(PG_FUNCTION_ARGS)
 	int			i;
 
 	memset(&col, 0, sizeof(col));
-#if PG_VERSION_NUM >= 160000
-	parseTypeString(typname, &col.typid, &col.typmod, NULL);
-#else
-	parseTypeString(typname, &col.typid, &col.typmod, false);
-#endif
+	genie_parse_type_string(typname, &col.typid, &col.typmod);
 	getTypeInputInfo(col.typid, &infunc, &col.typioparam);
 	fmgr_info(infunc, &col.infunc);
 	col.fast = fast_kind(&col);
 	getTypeOutputInfo(col.typid, &outfunc, &isvarlena);
 	get_typlenbyval(col.typid, &typlen, &typbyval);
 
-	genie_materialized_srf(fcinfo);
+	InitMaterializedSRF(fcinfo, 0);
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elemnulls, &nelems);
 	for (i = 0; i < nelems; i++)
 	{

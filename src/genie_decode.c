@@ -299,6 +299,70 @@ gd_require_object(GdCtx *cx, JObj *root, const char *what)
 	return true;
 }
 
+/* Is this text attachment Genie's clarifying (follow-up) question? */
+static bool
+gd_text_is_follow_up(JObj *t)
+{
+	JObj	   *p = gd_get(t, "purpose");
+
+	return p != NULL && json_object_is_type(p, json_type_string) &&
+		strcmp(json_object_get_string(p), "FOLLOW_UP_QUESTION") == 0;
+}
+
+/*
+ * gd_join_texts
+ *		The contents of the text attachments that are (follow_up) or are not
+ *		follow-up questions, joined with a blank line; NULL when there are none.
+ *		A text without a purpose (as in older captures) is an answer.
+ */
+static char *
+gd_join_texts(GdCtx *cx, JObj *atts, size_t n, bool follow_up, int *count)
+{
+	size_t		i;
+	size_t		len = 0;
+	char	   *buf;
+	char	   *p;
+
+	*count = 0;
+	for (i = 0; i < n; i++)
+	{
+		JObj	   *t = gd_get(json_object_array_get_idx(atts, i), "text");
+		JObj	   *c = gd_get(t, "content");
+
+		if (c == NULL || !json_object_is_type(t, json_type_object) ||
+			!json_object_is_type(c, json_type_string) ||
+			gd_text_is_follow_up(t) != follow_up)
+			continue;
+		len += (size_t) json_object_get_string_len(c) + 2;
+		(*count)++;
+	}
+	if (*count == 0)
+		return NULL;
+	buf = p = gd_alloc(cx, len + 1);
+	for (i = 0; p != NULL && i < n; i++)
+	{
+		JObj	   *t = gd_get(json_object_array_get_idx(atts, i), "text");
+		JObj	   *c = gd_get(t, "content");
+		size_t		l;
+
+		if (c == NULL || !json_object_is_type(t, json_type_object) ||
+			!json_object_is_type(c, json_type_string) ||
+			gd_text_is_follow_up(t) != follow_up)
+			continue;
+		if (p != buf)
+		{
+			*p++ = '\n';
+			*p++ = '\n';
+		}
+		l = (size_t) json_object_get_string_len(c);
+		memcpy(p, json_object_get_string(c), l);
+		p += l;
+	}
+	if (p != NULL)
+		*p = '\0';
+	return buf;
+}
+
 /*
  * gd_message_from
  *		Fill a GdMessage from a GenieMessage object.
@@ -310,7 +374,6 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 	JObj	   *atts;
 	size_t		i,
 				n;
-	size_t		textlen = 0;
 	JObj	   *last_query = NULL;
 	JObj	   *last_query_att = NULL;
 
@@ -338,12 +401,12 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 	atts = gd_get_array(cx, m, "attachments");
 	n = atts ? json_object_array_length(atts) : 0;
 
-	/* first pass: size of the joined text, last query attachment */
+	/* the last query attachment, and how many of each kind */
 	for (i = 0; i < n && !cx->failed; i++)
 	{
 		JObj	   *a = json_object_array_get_idx(atts, i);
 		JObj	   *q;
-		JObj	   *t;
+		JObj	   *sq;
 
 		if (a == NULL)
 			continue;
@@ -359,43 +422,54 @@ gd_message_from(GdCtx *cx, JObj *m, GdMessage *out)
 			last_query = q;
 			last_query_att = a;
 		}
-		t = gd_get_object(cx, a, "text");
-		if (t != NULL)
+		(void) gd_get_object(cx, a, "text");	/* checks its shape */
+		sq = gd_get_object(cx, a, "suggested_questions");
+		if (sq != NULL)
 		{
-			JObj	   *c = gd_get(t, "content");
+			JObj	   *qs = gd_get_array(cx, sq, "questions");
+			size_t		k;
 
-			if (c != NULL && json_object_is_type(c, json_type_string))
+			for (k = 0; qs != NULL && k < json_object_array_length(qs); k++)
 			{
-				textlen += (size_t) json_object_get_string_len(c) + 2;
-				out->n_text_attachments++;
+				JObj	   *v = json_object_array_get_idx(qs, k);
+
+				if (v != NULL && json_object_is_type(v, json_type_string))
+					out->n_suggested_questions++;
 			}
 		}
 	}
 
-	if (!cx->failed && out->n_text_attachments > 0)
+	if (!cx->failed)
 	{
-		char	   *p = gd_alloc(cx, textlen + 1);
+		out->text = gd_join_texts(cx, atts, n, false, &out->n_answer_texts);
+		out->follow_up = gd_join_texts(cx, atts, n, true, &out->n_follow_ups);
+		out->n_text_attachments = out->n_answer_texts + out->n_follow_ups;
+	}
 
-		out->text = p;
-		for (i = 0; p != NULL && i < n; i++)
+	if (!cx->failed && out->n_suggested_questions > 0)
+	{
+		int			k = 0;
+
+		out->suggested_questions = gd_alloc(cx, sizeof(char *) * out->n_suggested_questions);
+		for (i = 0; out->suggested_questions != NULL && i < n && !cx->failed; i++)
 		{
-			JObj	   *t = gd_get(json_object_array_get_idx(atts, i), "text");
-			JObj	   *c = gd_get(t, "content");
-			size_t		l;
+			JObj	   *sq = gd_get(json_object_array_get_idx(atts, i), "suggested_questions");
+			JObj	   *qs = gd_get(sq, "questions");
+			size_t		j;
 
-			if (c == NULL || !json_object_is_type(c, json_type_string))
+			if (qs == NULL || !json_object_is_type(qs, json_type_array))
 				continue;
-			if (p != out->text)
+			for (j = 0; j < json_object_array_length(qs) && !cx->failed; j++)
 			{
-				*p++ = '\n';
-				*p++ = '\n';
+				JObj	   *v = json_object_array_get_idx(qs, j);
+
+				if (v != NULL && json_object_is_type(v, json_type_string) &&
+					k < out->n_suggested_questions)
+					out->suggested_questions[k++] =
+						gd_strndup(cx, json_object_get_string(v),
+								   (size_t) json_object_get_string_len(v));
 			}
-			l = (size_t) json_object_get_string_len(c);
-			memcpy(p, json_object_get_string(c), l);
-			p += l;
 		}
-		if (p != NULL)
-			*p = '\0';
 	}
 
 	if (!cx->failed && last_query != NULL)
@@ -1015,6 +1089,8 @@ gd_decode_download(const char *buf, size_t len, GdArena *arena,
 	return gd_decode_object(buf, len, arena, err, "download response", gd_download_fill, out);
 }
 
+static void gd_error_details(GdCtx *cx, JObj *details, GdApiError *out);
+
 bool
 gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 					GdApiError *out)
@@ -1029,12 +1105,22 @@ gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 	if (json_object_is_type(root, json_type_object))
 	{
 		JObj	   *e = gd_get(root, "error");
+		JObj	   *code = gd_get(root, "error_code");
+		JObj	   *details = gd_get(root, "details");
 
-		out->error_code = gd_get_string(&cx, root, "error_code");
+		if (code != NULL && json_object_is_type(code, json_type_int))
+		{
+			out->has_numeric_code = true;
+			out->numeric_code = json_object_get_int64(code);
+		}
+		else
+			out->error_code = gd_get_string(&cx, root, "error_code");
 		out->message = gd_get_string(&cx, root, "message");
+		if (details != NULL && json_object_is_type(details, json_type_array))
+			gd_error_details(&cx, details, out);
 		if (e != NULL && json_object_is_type(e, json_type_string))
 		{
-			if (out->error_code == NULL)
+			if (out->error_code == NULL && !out->has_numeric_code)
 				out->error_code = gd_get_string(&cx, root, "error");
 			if (out->message == NULL)
 				out->message = gd_get_string(&cx, root, "error_description");
@@ -1044,6 +1130,52 @@ gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 	}
 	json_object_put(root);
 	return !cx.failed && (out->error_code != NULL || out->message != NULL);
+}
+
+/*
+ * gd_error_details
+ *		What an error body's details say that a user can quote: the reason of
+ *		the first ErrorInfo and a request id.  Details of other types or
+ *		shapes are counted and skipped: an error body must never fail to
+ *		decode for its details.
+ */
+static void
+gd_error_details(GdCtx *cx, JObj *details, GdApiError *out)
+{
+	size_t		i;
+
+	for (i = 0; i < json_object_array_length(details) && !cx->failed; i++)
+	{
+		JObj	   *d = json_object_array_get_idx(details, i);
+		JObj	   *type;
+		JObj	   *v;
+		const char *t;
+
+		if (d == NULL || !json_object_is_type(d, json_type_object))
+			continue;
+		out->n_details++;
+		type = gd_get(d, "@type");
+		if (type == NULL || !json_object_is_type(type, json_type_string))
+			continue;
+		t = json_object_get_string(type);
+		if (strstr(t, "ErrorInfo") != NULL)
+		{
+			JObj	   *md = gd_get(d, "metadata");
+
+			v = gd_get(d, "reason");
+			if (out->reason == NULL && v != NULL && json_object_is_type(v, json_type_string))
+				out->reason = gd_strndup(cx, json_object_get_string(v),
+										 (size_t) json_object_get_string_len(v));
+			v = md != NULL && json_object_is_type(md, json_type_object) ? gd_get(md, "request_id") : NULL;
+		}
+		else if (strstr(t, "RequestInfo") != NULL)
+			v = gd_get(d, "request_id");
+		else
+			continue;
+		if (out->request_id == NULL && v != NULL && json_object_is_type(v, json_type_string))
+			out->request_id = gd_strndup(cx, json_object_get_string(v),
+										 (size_t) json_object_get_string_len(v));
+	}
 }
 
 static void

@@ -70,9 +70,20 @@ typedef struct GdMessage
 	int64_t		row_count;		/* query_result_metadata.row_count */
 	bool		is_truncated;
 
-	/* text attachments, joined with a blank line */
+	/*
+	 * Text attachments, joined with a blank line: the answer (purpose
+	 * TEXT_ATTACHMENT_PURPOSE_ANSWER or none) and Genie's clarifying
+	 * question (purpose FOLLOW_UP_QUESTION), apart.
+	 */
 	char	   *text;
-	int			n_text_attachments;
+	char	   *follow_up;
+	int			n_answer_texts;
+	int			n_follow_ups;
+	int			n_text_attachments; /* both kinds */
+
+	/* suggested_questions.questions of every such attachment, in order */
+	int			n_suggested_questions;
+	char	  **suggested_questions;
 } GdMessage;
 
 /* start-conversation: top-level ids plus the nested message. */
@@ -193,11 +204,23 @@ typedef struct GdDownload
 	char	   *download_id_signature;
 } GdDownload;
 
-/* An error body: {"error_code", "message"} or legacy {"error"}. */
+/*
+ * An error body: {"error_code", "message", "details"} or legacy {"error"}.
+ * error_code is a string code ("PERMISSION_DENIED"); real workspaces also
+ * send a number ({"error_code": 403, ...}), which goes to numeric_code and
+ * leaves error_code NULL (it only repeats the HTTP status).  From details:
+ * the first ErrorInfo's reason and the first request id (RequestInfo's
+ * request_id, or an ErrorInfo metadata request_id).
+ */
 typedef struct GdApiError
 {
 	char	   *error_code;
+	bool		has_numeric_code;
+	int64_t		numeric_code;
 	char	   *message;
+	int			n_details;
+	char	   *reason;
+	char	   *request_id;
 } GdApiError;
 
 /* OAuth token endpoint response. */

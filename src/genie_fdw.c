@@ -568,6 +568,14 @@ evaluate_questions(ForeignScanState *node, GenieScanState *gs)
 	bool		isnull;
 	ListCell   *lc;
 
+	if (gs->question_state == NULL && gs->opts->without_question_empty)
+	{
+		/* a BI tool's preview or sync: nothing to ask, no rows */
+		ereport(NOTICE,
+				(errmsg("foreign table \"%s\" returns no rows without a question", relname),
+				 errhint("Add a condition such as WHERE question = 'Which products sell best?'.")));
+		return NIL;
+	}
 	if (gs->question_state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
@@ -652,14 +660,18 @@ begin_answer(GenieScanState *gs, GenieAnswer *answer)
 	if (!answer->has_result)
 	{
 		/* a text-only answer (a clarification, say): no query, no rows */
-		if (genie_converter_has_kind(gs->conv, GCOL_TEXT))
+		const GdMessage *msg = &answer->message;
+
+		if (genie_converter_has_kind(gs->conv, GCOL_TEXT) ||
+			genie_converter_has_kind(gs->conv, GCOL_FOLLOW_UP))
 			gs->metadata_row_pending = true;
 		else
 		{
 			ereport(NOTICE,
 					(errmsg("Genie answered without a query"),
-					 errdetail_internal("%s", answer->message.text ? answer->message.text : "(no text)"),
-					 errhint("Add a column with OPTIONS (genie 'text') to get Genie's text as a row.")));
+					 errdetail_internal("%s", msg->text ? msg->text :
+										msg->follow_up ? msg->follow_up : "(no text)"),
+					 errhint("Add a column with OPTIONS (genie 'text') or (genie 'follow_up') to get Genie's text as a row.")));
 			gs->answer_exhausted = true;
 		}
 		return;

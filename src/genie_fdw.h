@@ -80,6 +80,8 @@ typedef struct GenieOptions
 	int			max_concurrent; /* questions in flight at once */
 	double		cache_ttl;		/* seconds answers are cached; 0: off */
 	bool		full_results;	/* use the full-result download */
+	bool		without_question_empty; /* a scan without a question: no
+										 * rows and a NOTICE, not an error */
 } GenieOptions;
 
 /* What a foreign-table column holds (column option "genie"). */
@@ -93,7 +95,9 @@ typedef enum GenieColumnKind
 	GCOL_CONVERSATION_ID,
 	GCOL_MESSAGE_ID,
 	GCOL_STATEMENT_ID,
-	GCOL_ROW
+	GCOL_ROW,
+	GCOL_SUGGESTED_QUESTIONS,	/* text[] (or json, jsonb, text: a JSON array) */
+	GCOL_FOLLOW_UP				/* Genie's clarifying question */
 } GenieColumnKind;
 
 extern GenieOptions *genie_get_options(Oid foreigntableid, Oid userid);
@@ -179,8 +183,12 @@ extern double http_parse_retry_after(const char *value);
 extern bool genie_debug_fail_headers;
 #endif
 
-/* The wait event reported while a backend waits on Genie. */
-#define genie_wait_event() PG_WAIT_EXTENSION
+/* wait_event.c: the wait event reported while a backend waits on Genie */
+extern uint32 genie_wait_event(void);
+
+/* genie_errors.c: a FAILED message as a PostgreSQL error */
+extern bool genie_error_type_is_rate_limit(const char *type);
+extern void genie_report_failed_message(const GdMessage *msg, int rate_retries);
 
 /* ----------
  * request.c, ask.c, chunks.c

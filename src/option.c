@@ -46,7 +46,8 @@ typedef enum OptKind
 	OPT_FACTOR,					/* real in [min, max] */
 	OPT_SIZE,					/* bytes, integer in [min, max] */
 	OPT_GENIE_KIND,
-	OPT_BOOL
+	OPT_BOOL,
+	OPT_WITHOUT_QUESTION		/* 'error' or 'empty' */
 } OptKind;
 
 typedef struct GenieOpt
@@ -76,6 +77,7 @@ static const GenieOpt genie_opts[] = {
 	{"max_concurrent", ForeignServerRelationId, OPT_INT, 1, 64},
 	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignServerRelationId, OPT_BOOL, 0, 0},
+	{"without_question", ForeignServerRelationId, OPT_WITHOUT_QUESTION, 0, 0},
 
 	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
@@ -84,6 +86,7 @@ static const GenieOpt genie_opts[] = {
 	{"space_id", ForeignTableRelationId, OPT_STRING, 0, 0},
 	{"cache_ttl", ForeignTableRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignTableRelationId, OPT_BOOL, 0, 0},
+	{"without_question", ForeignTableRelationId, OPT_WITHOUT_QUESTION, 0, 0},
 
 	{"genie", AttributeRelationId, OPT_GENIE_KIND, 0, 0},
 	{"column_name", AttributeRelationId, OPT_STRING, 0, 0},
@@ -93,7 +96,7 @@ static const GenieOpt genie_opts[] = {
 /* Values of the column option "genie", in GenieColumnKind order. */
 static const char *const genie_kind_names[] = {
 	NULL, "question", "sql", "text", "description", "conversation_id",
-	"message_id", "statement_id", "row"
+	"message_id", "statement_id", "row", "suggested_questions", "follow_up"
 };
 
 #define DEFAULT_MAX_RETRIES			5
@@ -109,6 +112,8 @@ static const char *const genie_kind_names[] = {
 #define DEFAULT_MAX_RESPONSE_SIZE	((int64) 128 * 1024 * 1024)
 
 PG_FUNCTION_INFO_V1(genie_fdw_validator);
+
+static bool option_without_question(DefElem *def);
 
 static const char *
 catalog_name(Oid catalog)
@@ -321,6 +326,9 @@ check_option_value(DefElem *def, const GenieOpt *o)
 		case OPT_BOOL:
 			(void) defGetBoolean(def);
 			break;
+		case OPT_WITHOUT_QUESTION:
+			(void) option_without_question(def);
+			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
 				ereport(ERROR,
@@ -328,6 +336,26 @@ check_option_value(DefElem *def, const GenieOpt *o)
 						 errmsg("option \"%s\" must not be empty", o->name)));
 			break;
 	}
+}
+
+/*
+ * option_without_question
+ *		Value of option without_question: true for 'empty' (a scan without a
+ *		question returns no rows), false for 'error' (the default).
+ */
+static bool
+option_without_question(DefElem *def)
+{
+	const char *v = defGetString(def);
+
+	if (strcmp(v, "empty") == 0)
+		return true;
+	if (strcmp(v, "error") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"without_question\": \"%s\"", v),
+				 errhint("Valid values are: error, empty.")));
+	return false;
 }
 
 /*
@@ -434,6 +462,8 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->client_secret = pstrdup(defGetString(def));
 	else if (strcmp(n, "full_results") == 0)
 		opts->full_results = defGetBoolean(def);
+	else if (strcmp(n, "without_question") == 0)
+		opts->without_question_empty = option_without_question(def);
 	else if (strcmp(n, "cache_ttl") == 0)
 		opts->cache_ttl = option_real(def, o);
 	else if (strcmp(n, "max_concurrent") == 0)

@@ -10,6 +10,9 @@ Usage: python3 test/emuctl.py [--url URL] COMMAND ...
   stats                              print all stats (JSON, sorted keys)
   stats KEY.PATH                     print one value, e.g. `stats requests.get_message` (missing -> 0)
   wait-ready [--timeout S]           wait until the emulator answers
+  clock [real|manual]                show the message clock, or switch it (manual: frozen)
+  advance SECONDS                    move the manual clock forward
+  feedback [KEY.PATH]                print the feedback (ratings) received since reset
 URL default: $GENIE_EMULATOR_URL, else http://127.0.0.1:8765.
 reset/config key=value/fault print nothing on success; any failure exits 1 with a message.
 """
@@ -84,7 +87,8 @@ def show(value):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="emuctl", description="Control the Genie emulator.")
     p.add_argument("--url", default=os.environ.get("GENIE_EMULATOR_URL") or "http://127.0.0.1:8765")
-    p.add_argument("command", choices=["reset", "config", "fault", "faults", "stats", "wait-ready"])
+    p.add_argument("command", choices=["reset", "config", "fault", "faults", "stats", "wait-ready",
+                                          "clock", "advance", "feedback"])
     p.add_argument("args", nargs="*")
     p.add_argument("--timeout", type=float, default=10.0, help="wait-ready: seconds to wait")
     a = p.parse_args(argv)
@@ -115,6 +119,18 @@ def main(argv=None):
     elif a.command == "stats":
         st = call(url, "GET", "/__emulator/stats")
         show(lookup(st, a.args[0]) if a.args else st)
+    elif a.command == "clock":          # clock [real|manual]: show or switch the message clock
+        if a.args:
+            call(url, "POST", "/__emulator/clock", {"clock": a.args[0]})
+        else:
+            show(call(url, "GET", "/__emulator/clock"))
+    elif a.command == "advance":        # advance SECONDS: move the manual clock forward
+        if len(a.args) != 1:
+            raise SystemExit("emuctl: advance SECONDS")
+        call(url, "POST", "/__emulator/clock", {"advance": parse_value(a.args[0])})
+    elif a.command == "feedback":       # feedback [path]: the feedback Genie received since reset
+        fb = call(url, "GET", "/__emulator/feedback")
+        show(lookup(fb, a.args[0]) if a.args else fb)
     elif a.command == "wait-ready":
         deadline = time.time() + a.timeout
         while True:

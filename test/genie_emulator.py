@@ -52,6 +52,8 @@ INT_CONFIG_KEYS = {"questions_per_minute", "chunk_rows", "row_cap"}
 USER_ID = 5511969577895513
 OTHER_USER_ID = 7700123456789012
 WAREHOUSE_ID = "a1b2c3d4e5f60718"
+ACCOUNT_ID = "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+WORKSPACE_ID = "1234567890123456"
 
 SPACES = [
     {"space_id": "01f0000000000000000000000000000a", "title": "Retail Sales",
@@ -70,6 +72,14 @@ FORBIDDEN_SPACES = {SPACES[2]["space_id"]}
 IN_PROGRESS = ["SUBMITTED", "FETCHING_METADATA", "FILTERING_CONTEXT", "ASKING_AI",
                "PENDING_WAREHOUSE", "EXECUTING_QUERY"]
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"}
+
+# Latency profiles.  "fast" (default, for tests): every in-progress status gets the same share of
+# answer_seconds.  "real" (benchmarks, manual tries): each answer takes 10-20 s, most of it spent
+# asking the model and running the query, as real workspaces show (contract §8.3, §11).
+PROFILES = {
+    "fast": {"weights": [1, 1, 1, 1, 1, 1], "answer_range": None},
+    "real": {"weights": [0.03, 0.07, 0.10, 0.50, 0.05, 0.25], "answer_range": (10.0, 20.0)},
+}
 
 ENDPOINTS = ["start_conversation", "create_message", "get_message", "attachment_query_result",
              "message_query_result", "execute_query", "statement_get", "statement_chunk",
@@ -212,15 +222,12 @@ class Column:
         if t in ("INT", "LONG", "SHORT", "BYTE"):
             return str(int(v))
         if t == "DECIMAL":
-            d = decimal.Decimal(repr(v)) if isinstance(v, float) else decimal.Decimal(str(v))
-            return format(d.quantize(self._quantum, rounding=decimal.ROUND_HALF_UP), "f")
+            with decimal.localcontext() as ctx:
+                ctx.prec = 80                   # DECIMAL(38,s) needs more than the default 28 digits
+                d = decimal.Decimal(repr(v)) if isinstance(v, float) else decimal.Decimal(str(v))
+                return format(d.quantize(self._quantum, rounding=decimal.ROUND_HALF_UP), "f")
         if t in ("DOUBLE", "FLOAT"):
-            f = float(v)
-            if math.isnan(f):
-                return "NaN"
-            if math.isinf(f):
-                return "Infinity" if f > 0 else "-Infinity"
-            return repr(f)
+            return spark_double(float(v))
         if t == "BOOLEAN":
             if isinstance(v, str):
                 return "true" if v.strip().lower() in ("1", "true", "t", "yes") else "false"
@@ -235,6 +242,21 @@ class Column:
         return str(v)
 
 
+def spark_double(f):
+    """A double as Spark writes it (Java's Double.toString): positional between 1e-3 and 1e7,
+    else one digit, a point and an exponent ("3.336E8", "1.5E-4"); NaN and Infinity spelled out."""
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
+    if f == 0 or 1e-3 <= abs(f) < 1e7:
+        return repr(f)
+    t = decimal.Decimal(repr(f)).normalize().as_tuple()
+    digits = "".join(str(x) for x in t.digits)
+    exp = len(digits) - 1 + t.exponent
+    return "%s%s.%sE%d" % ("-" if t.sign else "", digits[0], digits[1:] or "0", exp)
+
+
 def make_columns(specs):
     return [Column(name, tt, i) for i, (name, tt) in enumerate(specs)]
 
@@ -246,15 +268,15 @@ def make_columns(specs):
 class SqlResult:
     """Rows of a fixture query, computed once on first use."""
 
-    def __init__(self, emu, sql, columns):
-        self.emu, self.sql, self.columns = emu, sql, columns
+    def __init__(self, emu, sql, columns, params=None):
+        self.emu, self.sql, self.columns, self.params = emu, sql, columns, params or {}
         self._rows = None
         self._lock = threading.Lock()
 
     def _load(self):
         with self._lock:
             if self._rows is None:
-                self._rows = self.emu.run_sql(self.sql)
+                self._rows = self.emu.run_sql(self.sql, self.params)
         return self._rows
 
     @property
@@ -288,6 +310,28 @@ class GeneratedResult:
     def rows(self, start, end):
         end = min(end, self.n)
         return [self.row(i + 1) for i in range(start, end)]
+
+
+class StaticResult:
+    """Rows written out in the fixture ("data"): values Spark produces that sqlite cannot hold
+    (long decimals, NaN, Infinity).  Non-finite doubles are given as the strings "NaN", "Infinity"."""
+
+    def __init__(self, data, columns):
+        self.columns = columns
+        self._rows = [[float(v) if isinstance(v, str) and v in ("NaN", "Infinity", "-Infinity") else v
+                       for v in r] for r in data]
+
+    @property
+    def total(self):
+        return len(self._rows)
+
+    def rows(self, start, end):
+        return self._rows[start:end]
+
+
+def sql_params(sub):
+    """Genie's query parameters ({keyword, sql_type, value}) as sqlite bindings for :keyword."""
+    return {p["keyword"]: p["value"] for p in sub.get("parameters") or []}
 
 
 def render_rows(columns, rows):
@@ -349,12 +393,55 @@ def new_id():
     return uuid.uuid4().hex
 
 
+class Clock:
+    """The time messages and statements live in.
+
+    "real" (the default) follows the wall clock.  "manual" freezes it: it moves
+    only when a test advances it through the control API, so tests that watch
+    a message walk through its statuses never race the machine's load.
+    """
+
+    def __init__(self, mode="real"):
+        self._lock = threading.Lock()
+        self.mode = "real"
+        self.offset = 0.0        # real mode: added to time.time() (keeps time monotonic across switches)
+        self.frozen = 0.0        # manual mode: the current time
+        self.set_mode(mode)
+
+    def now(self):
+        with self._lock:
+            return self.frozen if self.mode == "manual" else time.time() + self.offset
+
+    def set_mode(self, mode):
+        if mode not in ("real", "manual"):
+            raise ApiError(400, 'clock must be "real" or "manual"')
+        with self._lock:
+            if mode == self.mode:
+                return
+            if mode == "manual":
+                self.frozen = time.time() + self.offset
+            else:
+                self.offset = self.frozen - time.time()
+            self.mode = mode
+
+    def advance(self, seconds):
+        if seconds < 0:
+            raise ApiError(400, "advance must not be negative")
+        with self._lock:
+            if self.mode != "manual":
+                raise ApiError(400, 'advance needs the manual clock (POST {"clock": "manual"} first)')
+            self.frozen += seconds
+
+    def json(self):
+        return {"clock": self.mode, "now": self.now()}
+
+
 def now_ms(t=None):
     return int((time.time() if t is None else t) * 1000)
 
 
 class Statement:
-    def __init__(self, result, cap, chunk_rows, disposition="INLINE", message=None,
+    def __init__(self, result, cap, chunk_rows, clock, disposition="INLINE", message=None,
                  ready_at=None):
         self.id = str(uuid.uuid4())
         self.result = result
@@ -362,7 +449,8 @@ class Statement:
         self.chunk_rows = max(1, int(chunk_rows))
         self.disposition = disposition
         self.message = message              # owning Genie message (state follows it) or None
-        self.created = time.time()
+        self.clock = clock
+        self.created = clock.now()
         self.ready_at = ready_at            # downloads: SUCCEEDED after this time
         self.canceled = False
         self.sse_key = secrets.token_hex(16)
@@ -370,7 +458,7 @@ class Statement:
         self._lock = threading.Lock()
 
     def state(self, now=None):
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         if self.canceled:
             return "CANCELED"
         if self.message is not None:
@@ -425,16 +513,25 @@ class Statement:
 
 
 class Message:
-    def __init__(self, conv, content, plan, answer_seconds):
+    def __init__(self, conv, content, plan, answer_seconds, clock, weights=None):
         self.id = new_id()
         self.conv = conv
         self.content = content
-        self.created = time.time()
+        self.clock = clock
+        self.created = clock.now()
         self.answer_seconds = max(0.0, float(answer_seconds))
+        w = weights or PROFILES["fast"]["weights"]
+        total = float(sum(w))
+        self.bounds = []                       # start of each in-progress status, as a share
+        acc = 0.0
+        for x in w:
+            self.bounds.append(acc / total)
+            acc += x
         self.outcome = plan["status"]          # terminal status
         self.error = plan.get("error")
         self.queries = plan.get("queries", [])  # list of dicts: attachment_id, statement, sql, ...
-        self.text = plan.get("text")
+        # text attachments: (attachment_id, content, purpose); purpose None = not sent
+        self.texts = [(new_id(), c, p) for c, p in plan.get("texts", [])]
         self.suggested = plan.get("suggested_questions")
         self.suggested_id = new_id()
         self.feedback = None
@@ -446,12 +543,14 @@ class Message:
         s = self.answer_seconds
         if s <= 0 or el >= s:
             return self.outcome, self.created + s
-        step = s / len(IN_PROGRESS)
-        idx = min(len(IN_PROGRESS) - 1, int(el / step))
-        return IN_PROGRESS[idx], self.created + idx * step
+        idx = 0
+        for i, b in enumerate(self.bounds):
+            if el >= b * s:
+                idx = i
+        return IN_PROGRESS[idx], self.created + self.bounds[idx] * s
 
     def status(self, now=None):
-        return self.phase(time.time() if now is None else now)[0]
+        return self.phase(self.clock.now() if now is None else now)[0]
 
 
 class Conversation:
@@ -497,8 +596,17 @@ class Response:
 
 
 def error_response(status, message, code=None, headers=None):
-    return Response(status, {"error_code": code or ERROR_CODES.get(status, "UNKNOWN"), "message": message},
-                    headers=headers)
+    """The error body of every Databricks REST API (contract §5.1).  A numeric code is sent the
+    way real workspaces answer a refused token ({"error_code": 403, "message": ...}), without
+    details; a string code comes with an ErrorInfo detail, as the SDKs parse it."""
+    code = code or ERROR_CODES.get(status, "UNKNOWN")
+    body = {"error_code": code, "message": message}
+    if not isinstance(code, int):
+        # (only ErrorInfo, which carries "metadata": the JS SDK reads metadata of every detail)
+        body["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code,
+                            "domain": "dashboards.genie.databricks.com",
+                            "metadata": {"request_id": str(uuid.uuid4())}}]
+    return Response(status, body, headers=headers)
 
 
 def storage_error(status, code, message):
@@ -524,11 +632,17 @@ class Emulator:
         self.lock = threading.RLock()
         self.oauth_tokens = {}      # access token -> expiry time; kept across resets
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+        self.profile = args.profile
+        self.startup_clock = args.clock
+        self.clock = Clock(args.clock)
+        self.feedback_log = []
         self.reset()
 
     # -- state --------------------------------------------------------------------------------
     def reset(self):
+        self.clock.set_mode(self.startup_clock)
         with self.lock:
+            self.feedback_log = []
             self.config = dict(self.startup_config)
             self.conversations = {}
             self.statements = {}
@@ -575,9 +689,9 @@ class Emulator:
                     "authorization_on_storage": self.auth_on_storage,
                     "faults_applied": self.faults_applied, "faults_pending": len(self.faults)}
 
-    def run_sql(self, sql):
+    def run_sql(self, sql, params=None):
         with self.db_lock:
-            return self.db.execute(sql).fetchall()
+            return self.db.execute(sql, params or {}).fetchall()
 
     def log(self, line):
         if self.log_file:
@@ -622,16 +736,16 @@ class Emulator:
         m = re.match(r"^\s*Bearer\s+(\S+)\s*$", h or "", re.I)
         if not m:
             raise ApiError(401, "Unable to authenticate: missing or malformed Authorization header "
-                                "(expected 'Bearer <token>')")
+                                "(expected 'Bearer <token>')", code=401)
         tok = m.group(1)
         if hmac.compare_digest(tok.encode(), self.token.encode()):
             return
         with self.lock:
             exp = self.oauth_tokens.get(tok)
         if exp is None:
-            raise ApiError(403, "Invalid access token.")
+            raise ApiError(403, "Invalid access token.", code=403)
         if time.time() >= exp:
-            raise ApiError(401, "Invalid access token: the OAuth access token has expired.")
+            raise ApiError(401, "Invalid access token: the OAuth access token has expired.", code=401)
 
     def oauth_token(self, req):
         body = req.body.decode("utf-8", "replace")
@@ -716,10 +830,15 @@ class Emulator:
             self.asked.add(norm)
             cfg = dict(self.config)
         cap = cfg["row_cap"] or None
+        answer_seconds = cfg["answer_seconds"]
+        rng = PROFILES[self.profile]["answer_range"]
+        if rng:
+            answer_seconds = rng[0] + (rng[1] - rng[0]) * (int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 1000) / 999.0
         if entry is None:
-            return {"status": "COMPLETED", "text": CLARIFY_TEXT,
-                    "suggested_questions": CLARIFY_SUGGESTIONS}, cfg["answer_seconds"]
-        answer_seconds = entry.get("answer_seconds", cfg["answer_seconds"])
+            # Genie asks back instead of answering: a text attachment whose purpose is a follow-up question
+            return {"status": "COMPLETED", "texts": [(CLARIFY_TEXT, "FOLLOW_UP_QUESTION")],
+                    "suggested_questions": CLARIFY_SUGGESTIONS}, answer_seconds
+        answer_seconds = entry.get("answer_seconds", answer_seconds)
         status = entry.get("status", "COMPLETED")
         error = entry.get("error")
         if first and "first_time" in entry:
@@ -728,19 +847,33 @@ class Emulator:
         plan = {"status": status, "error": error}
         if status in ("FAILED", "CANCELLED"):
             return plan, answer_seconds
-        plan["text"] = entry.get("text")
+        texts = []
+        if entry.get("text"):
+            texts.append((entry["text"], entry.get("text_purpose", "TEXT_ATTACHMENT_PURPOSE_ANSWER")))
+        if entry.get("follow_up"):
+            texts.append((entry["follow_up"], "FOLLOW_UP_QUESTION"))
+        plan["texts"] = texts
         plan["suggested_questions"] = entry.get("suggested_questions")
         queries = []
-        for sub in entry.get("superseded", []) + ([entry] if "sql" in entry else []):
+        subs = [(sub, "superseded") for sub in entry.get("superseded", [])]
+        if "regenerated" in entry:          # shown while EXECUTING_QUERY, replaced at COMPLETED
+            subs.append((entry["regenerated"], "draft"))
+        if "sql" in entry:
+            subs.append((entry, "final_only" if "regenerated" in entry else "final"))
+        for sub, role in subs:
             cols = make_columns(sub["columns"])
-            if sub.get("generator") == "rows":
+            if "data" in sub:
+                sql = sub["sql"]
+                result = StaticResult(sub["data"], cols)
+            elif sub.get("generator") == "rows":
                 sql = sub["sql"].replace("{n}", str(params["n"]))
                 result = GeneratedResult(params["n"], cols)
             else:
                 sql = sub["sql"]
-                result = SqlResult(self, sql, cols)
+                result = SqlResult(self, sql, cols, sql_params(sub))
             q = {"attachment_id": new_id(), "sql": sql, "description": sub.get("description"),
-                 "title": sub.get("title"), "result": result, "cap": cap, "chunk_rows": cfg["chunk_rows"]}
+                 "title": sub.get("title"), "result": result, "cap": cap, "chunk_rows": cfg["chunk_rows"],
+                 "role": role, "parameters": sub.get("parameters"), "thoughts": sub.get("thoughts")}
             queries.append(q)
         plan["queries"] = queries
         return plan, answer_seconds
@@ -749,7 +882,7 @@ class Emulator:
         with self.lock:
             qpm = self.config["questions_per_minute"]
             window = self.config["rate_window_seconds"]
-            now = time.time()
+            now = self.clock.now()
             while self.rate_window and self.rate_window[0] <= now - window:
                 self.rate_window.popleft()
             if qpm > 0 and len(self.rate_window) >= qpm:
@@ -765,9 +898,9 @@ class Emulator:
         if rate_limited:
             self.rate_limit()
         plan, secs = self.plan_for(content)
-        m = Message(conv, content, plan, secs)
+        m = Message(conv, content, plan, secs, self.clock, PROFILES[self.profile]["weights"])
         for q in m.queries:
-            st = Statement(q["result"], q["cap"], q["chunk_rows"], message=m)
+            st = Statement(q["result"], q["cap"], q["chunk_rows"], self.clock, message=m)
             q["statement"] = st
             with self.lock:
                 self.statements[st.id] = st
@@ -777,19 +910,30 @@ class Emulator:
         return m
 
     # -- JSON views ---------------------------------------------------------------------------
-    def message_json(self, m, now=None):
-        now = time.time() if now is None else now
+    def message_json(self, m, now=None, initial=False):
+        """A GenieMessage.  initial: the reply to start/create, which is never already terminal."""
+        now = self.clock.now() if now is None else now
         status, since = m.phase(now)
+        if initial:
+            status, since = "SUBMITTED", m.created
         d = {"id": m.id, "message_id": m.id, "conversation_id": m.conv.id, "space_id": m.conv.space_id,
              "content": m.content, "status": status, "created_timestamp": now_ms(m.created),
              "last_updated_timestamp": now_ms(since), "user_id": m.conv.user_id}
         atts = []
         if status == "EXECUTING_QUERY" or (status in ("COMPLETED", "QUERY_RESULT_EXPIRED")):
             done = status != "EXECUTING_QUERY"
-            for q in m.queries:
-                qa = {"query": q["sql"], "statement_id": q["statement"].id}
+            shown = [q for q in m.queries
+                     if not (done and q["role"] == "draft") and not (not done and q["role"] == "final_only")]
+            for q in shown:
+                qa = {"query": q["sql"], "statement_id": q["statement"].id,
+                      "last_updated_timestamp": now_ms(since if not done else m.created + m.answer_seconds)}
                 if q.get("description"):
                     qa["description"] = q["description"]
+                    qa["thoughts"] = [{"thought_type": "THOUGHT_TYPE_DESCRIPTION", "content": q["description"]}]
+                if q.get("thoughts"):
+                    qa["thoughts"] = [dict(t) for t in q["thoughts"]]
+                if q.get("parameters"):
+                    qa["parameters"] = [dict(p) for p in q["parameters"]]
                 if q.get("title"):
                     qa["title"] = q["title"]
                 if done:
@@ -800,17 +944,21 @@ class Emulator:
                     qa["query_result_metadata"] = meta
                 atts.append({"attachment_id": q["attachment_id"], "query": qa})
             if done:
-                if m.queries:
-                    st = m.queries[-1]["statement"]
+                if shown:
+                    st = shown[-1]["statement"]
                     qr = {"statement_id": st.id, "row_count": st.total_rows}
                     if st.truncated:
                         qr["is_truncated"] = True
                     d["query_result"] = qr
-                if m.text:
-                    atts.append({"text": {"content": m.text}})
+                # the order of a real capture: query, suggested_questions, text (contract §8.3, §11)
                 if m.suggested:
                     atts.append({"attachment_id": m.suggested_id,
                                  "suggested_questions": {"questions": list(m.suggested)}})
+                for att_id, content, purpose in m.texts:
+                    t = {"content": content}
+                    if purpose:
+                        t["purpose"] = purpose
+                    atts.append({"attachment_id": att_id, "text": t})
         if atts:
             d["attachments"] = atts
         if status == "FAILED" and m.error:
@@ -894,13 +1042,13 @@ class Emulator:
         with self.lock:
             self.conversations[conv.id] = conv
         return Response(200, {"conversation_id": conv.id, "message_id": m.id, "conversation": conv.json(),
-                              "message": self.message_json(m, m.created)})
+                              "message": self.message_json(m, initial=True)})
 
     def h_create_message(self, req, s, c):
         conv = self.get_conv(s, c)
         body = req.json()
         m = self.new_message(conv, body.get("content"))
-        return Response(200, self.message_json(m, m.created))
+        return Response(200, self.message_json(m, initial=True))
 
     def h_get_message(self, req, s, c, m):
         return Response(200, self.message_json(self.get_msg(s, c, m)))
@@ -937,9 +1085,15 @@ class Emulator:
         rating = body.get("rating")
         if rating not in ("POSITIVE", "NEGATIVE", "NONE"):
             raise ApiError(400, "Field 'rating' must be one of POSITIVE, NEGATIVE, NONE.")
+        comment = body.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            raise ApiError(400, "Field 'comment' must be a string.")
         msg.feedback = {"rating": rating}
-        if body.get("comment"):
-            msg.feedback["comment"] = body["comment"]
+        if comment:
+            msg.feedback["comment"] = comment
+        with self.lock:
+            self.feedback_log.append({"space_id": s, "conversation_id": c, "message_id": m,
+                                      "rating": rating, "comment": comment})
         return Response(200, {})
 
     def _query_result(self, msg, q, base):
@@ -975,7 +1129,7 @@ class Emulator:
             raise ApiError(404, "Message %s has no query attachment." % msg.id)
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
-        st = Statement(q["result"], self.config["row_cap"] or None, self.config["chunk_rows"])
+        st = Statement(q["result"], self.config["row_cap"] or None, self.config["chunk_rows"], self.clock)
         with self.lock:
             self.statements[st.id] = st
         return Response(200, {"statement_response": self.statement_json(st, req.base)})
@@ -985,8 +1139,8 @@ class Emulator:
         q = self.get_query(msg, a)
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
-        st = Statement(q["result"], None, self.config["chunk_rows"], disposition="EXTERNAL_LINKS",
-                       ready_at=time.time() + self.config["download_seconds"])
+        st = Statement(q["result"], None, self.config["chunk_rows"], self.clock, disposition="EXTERNAL_LINKS",
+                       ready_at=self.clock.now() + self.config["download_seconds"])
         did = new_id()
         sig = "eyJhbGciOiJIUzI1NiJ9." + base64.urlsafe_b64encode(json.dumps({"download_id": did}).encode()).decode().rstrip("=") \
               + "." + hmac.new(self.link_secret, did.encode(), hashlib.sha256).hexdigest()
@@ -1066,6 +1220,12 @@ class Emulator:
     def h_oauth_token(self, req):
         return self.oauth_token(req)
 
+    def h_databricks_config(self, req):
+        # host metadata the SDKs read before OAuth discovery (no credential needed): they look for
+        # {oidc_endpoint}/.well-known/oauth-authorization-server next
+        return Response(200, {"oidc_endpoint": req.base + "/oidc", "account_id": ACCOUNT_ID,
+                              "workspace_id": WORKSPACE_ID, "cloud": "AWS", "host_type": "workspace"})
+
 
 _S = r"(?P<s>[^/]+)"
 _C = r"(?P<c>[^/]+)"
@@ -1076,6 +1236,7 @@ _CM = _G + "/" + _S + "/conversations/" + _C + "/messages/" + _M
 ROUTES = [(method, re.compile("^" + rx + "$"), name, handler) for method, rx, name, handler in [
     ("POST", "/oidc/v1/token", "oauth_token", "h_oauth_token"),
     ("GET", "/oidc/.well-known/oauth-authorization-server", "oauth_metadata", "h_oauth_metadata"),
+    ("GET", "/.well-known/databricks-config", "databricks_config", "h_databricks_config"),
     ("GET", _G, "list_spaces", "h_list_spaces"),
     ("GET", _G + "/" + _S, "get_space", "h_get_space"),
     ("POST", _G + "/" + _S + "/start-conversation", "start_conversation", "h_start_conversation"),
@@ -1344,6 +1505,21 @@ class Handler(BaseHTTPRequestHandler):
                         emu.faults = []
                 with emu.lock:
                     return self.send(Response(200, {"faults": [dict(f) for f in emu.faults]}))
+            if what == "clock":
+                if req.method == "POST":
+                    obj = req.json()
+                    if "clock" in obj:
+                        emu.clock.set_mode(obj["clock"])
+                    if "advance" in obj:
+                        try:
+                            secs = float(obj["advance"])
+                        except (TypeError, ValueError):
+                            raise ApiError(400, "advance needs a number of seconds")
+                        emu.clock.advance(secs)
+                return self.send(Response(200, emu.clock.json()))
+            if what == "feedback" and req.method == "GET":
+                with emu.lock:
+                    return self.send(Response(200, {"feedback": list(emu.feedback_log)}))
             if what == "stats" and req.method == "GET":
                 return self.send(Response(200, emu.stats()))
             if what == "ready":
@@ -1375,6 +1551,11 @@ def parse_args(argv=None):
     p.add_argument("--client-secret", default="emulator-secret")
     p.add_argument("--log", help="append an access log to this file (never contains tokens)")
     p.add_argument("--fixtures", default=DEFAULT_FIXTURES, help=argparse.SUPPRESS)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="fast",
+                   help="latency profile: fast (tests; answer_seconds, even steps) or real "
+                        "(10-20 s per answer, statuses spread as real workspaces show)")
+    p.add_argument("--clock", choices=["real", "manual"], default="real",
+                   help="manual: message time moves only through POST /__emulator/clock {\"advance\": s}")
     p.add_argument("--print-expected", metavar="QUESTION",
                    help="print the rendered data_array of QUESTION's final query (up to row-cap rows) and exit")
     return p.parse_args(argv)
@@ -1405,10 +1586,13 @@ def expected_rows(question, fixtures_path=DEFAULT_FIXTURES, row_cap=5000):
     if entry is None or "sql" not in entry:
         raise SystemExit("genie_emulator: %r has no query" % question)
     cols = make_columns(entry["columns"])
+    if "data" in entry:
+        rows = StaticResult(entry["data"], cols).rows(0, row_cap or len(entry["data"]))
+        return render_rows(cols, rows)
     if entry.get("generator") == "rows":
         return render_rows(cols, GeneratedResult(params["n"], cols).rows(0, row_cap or params["n"]))
     db = build_database()
-    rows = db.execute(entry["sql"]).fetchall()
+    rows = db.execute(entry["sql"], sql_params(entry)).fetchall()
     if row_cap:
         rows = rows[:row_cap]
     return render_rows(cols, rows)

@@ -135,6 +135,12 @@ class EmulatorCase(unittest.TestCase):
     def stats(self):
         return self.control("GET", "stats")
 
+    def manual_clock(self):
+        return self.control("POST", "clock", {"clock": "manual"})
+
+    def advance(self, seconds):
+        return self.control("POST", "clock", {"advance": seconds})
+
     # -- Genie helpers --------------------------------------------------------------------------
     def start(self, question, space=SPACE):
         return self.ok("POST", "/api/2.0/genie/spaces/%s/start-conversation" % space, {"content": question})
@@ -179,13 +185,16 @@ class TestMessages(EmulatorCase):
     ARGS = ["--answer-seconds", "0.6", "--questions-per-minute", "0"]
 
     def test_status_progression_order(self):
+        # the manual clock: each status is seen exactly when the test moves time, never racing the machine
+        self.manual_clock()
         r = self.start(Q1)
         self.assertEqual(r["message"]["status"], "SUBMITTED")
+        path = self.msg_path(r["conversation_id"], r["message_id"])
         seen = []
-        while True:
-            m = self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))
-            if not seen or seen[-1] != m["status"]:
-                seen.append(m["status"])
+        for step in range(len(IN_PROGRESS)):
+            m = self.ok("GET", path)
+            self.assertEqual(self.ok("GET", path)["status"], m["status"])      # frozen between advances
+            seen.append(m["status"])
             if m["status"] == "EXECUTING_QUERY":
                 q = self.queries(m)
                 self.assertEqual(len(q), 1)
@@ -194,16 +203,32 @@ class TestMessages(EmulatorCase):
                 self.assertEqual(sr["status"]["state"], "RUNNING")
                 self.assertNotIn("result", sr)
                 self.assertNotIn("manifest", sr)
-            elif m["status"] in IN_PROGRESS:
-                self.assertNotIn("attachments", m)
             else:
-                break
-            time.sleep(0.02)
-        self.assertEqual(seen[-1], "COMPLETED")
-        order = [IN_PROGRESS.index(s) for s in seen[:-1]]
-        self.assertEqual(order, sorted(order))
-        self.assertGreaterEqual(len(seen), 5, seen)      # most in-progress states are observable
-        self.assertIn("EXECUTING_QUERY", seen)
+                self.assertNotIn("attachments", m)
+            self.advance(0.100001)           # 0.6 s answer: one status per 0.1 s (a hair more: float sums)
+        m = self.ok("GET", path)
+        self.assertEqual(m["status"], "COMPLETED")
+        self.assertEqual(seen, IN_PROGRESS)
+        self.assertEqual(m["last_updated_timestamp"] - m["created_timestamp"], 600)
+
+    def test_clock_control(self):
+        self.assertEqual(self.control("GET", "clock")["clock"], "real")
+        c = self.manual_clock()
+        self.assertEqual(c["clock"], "manual")
+        self.assertAlmostEqual(self.advance(2.5)["now"], c["now"] + 2.5, places=6)
+        self.assertEqual(self.api("POST", "/__emulator/clock", {"advance": -1}, token=None).status, 400)
+        self.assertEqual(self.api("POST", "/__emulator/clock", {"clock": "sundial"}, token=None).status, 400)
+        r = self.start(Q1)
+        time.sleep(0.7)                  # longer than the answer: frozen time keeps it unanswered
+        self.assertEqual(self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))["status"],
+                         "SUBMITTED")
+        self.control("POST", "clock", {"clock": "real"})      # back to real time, continuing from frozen time
+        m = self.wait(r["conversation_id"], r["message_id"])
+        self.assertEqual(m["status"], "COMPLETED")
+        self.manual_clock()
+        self.control("POST", "reset")                         # reset restores the startup clock
+        self.assertEqual(self.control("GET", "clock")["clock"], "real")
+        self.assertEqual(self.api("POST", "/__emulator/clock", {"advance": 1}, token=None).status, 400)
 
     def test_start_shapes(self):
         r = self.start(Q1)
@@ -232,10 +257,13 @@ class TestMessages(EmulatorCase):
         self.assertEqual(m["id"], m["message_id"])
         self.assertGreaterEqual(m["last_updated_timestamp"], m["created_timestamp"] + 500)
         kinds = [[k for k in a if k != "attachment_id"][0] for a in m["attachments"]]
-        self.assertEqual(kinds, ["query", "text", "suggested_questions"])
+        self.assertEqual(kinds, ["query", "suggested_questions", "text"])       # order of a real capture
         text = [a for a in m["attachments"] if "text" in a][0]
-        self.assertNotIn("attachment_id", text)
+        self.assertRegex(text["attachment_id"], r"^[0-9a-f]{32}$")
+        self.assertEqual(text["text"]["purpose"], "TEXT_ATTACHMENT_PURPOSE_ANSWER")
         q = self.queries(m)[0]
+        self.assertEqual(q["query"]["last_updated_timestamp"], m["last_updated_timestamp"])
+        self.assertEqual(q["query"]["thoughts"][0]["thought_type"], "THOUGHT_TYPE_DESCRIPTION")
         self.assertRegex(q["attachment_id"], r"^[0-9a-f]{32}$")
         self.assertRegex(q["query"]["statement_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
         self.assertEqual(q["query"]["query_result_metadata"], {"row_count": 5})
@@ -260,7 +288,7 @@ class TestMessages(EmulatorCase):
         self.assertNotIn("query_result", m)
         texts = [a for a in m["attachments"] if "text" in a]
         self.assertEqual(len(texts), 1)
-        self.assertNotIn("attachment_id", texts[0])
+        self.assertEqual(texts[0]["text"]["purpose"], "FOLLOW_UP_QUESTION")     # Genie asks back
         self.assertTrue(any("suggested_questions" in a for a in m["attachments"]))
         r = self.api("GET", self.msg_path(m["conversation_id"], m["message_id"]) + "/query-result")
         self.assertEqual(r.status, 404)
@@ -450,10 +478,14 @@ class TestOutcomes(EmulatorCase):
         self.assertEqual(again["status"], "COMPLETED")
 
     def test_take_your_time(self):
+        self.manual_clock()
         r = self.start("Take your time")
-        time.sleep(0.4)
+        self.advance(4.9)
         m = self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))
-        self.assertEqual(m["status"], "SUBMITTED")          # 30 s answer: still in the first fifth
+        self.assertEqual(m["status"], "SUBMITTED")          # 30 s answer: still in the first sixth
+        self.advance(25.1)
+        self.assertEqual(self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))["status"],
+                         "COMPLETED")
 
 
 class TestRateLimit(EmulatorCase):
@@ -461,10 +493,10 @@ class TestRateLimit(EmulatorCase):
 
     def test_429_with_retry_after(self):
         self.config(rate_window_seconds=3)
+        self.manual_clock()             # the window cannot pass while the test looks
         r1 = self.start(Q1)
         self.ok("POST", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, r1["conversation_id"]),
                 {"content": "How many orders per region?"})
-        t0 = time.time()
         for _ in range(3):              # polling GETs do not count
             self.ok("GET", self.msg_path(r1["conversation_id"], r1["message_id"]))
         r = self.api("POST", "/api/2.0/genie/spaces/%s/start-conversation" % SPACE_B, {"content": Q1})
@@ -473,12 +505,15 @@ class TestRateLimit(EmulatorCase):
         self.assertTrue(r.json["message"])
         self.assertRegex(r.headers["retry-after"], r"^\d+$")
         ra = int(r.headers["retry-after"])
-        self.assertTrue(1 <= ra <= 3, ra)
+        self.assertEqual(ra, 3)
         st = self.stats()
         self.assertEqual(st["sent_429"], 1)
         self.assertEqual(st["statuses"]["429"], 1)
         self.assertEqual(len(st["questions"]), 2)
-        time.sleep(max(0, t0 + ra - time.time()) + 0.1)
+        self.advance(ra - 0.5)
+        self.assertEqual(self.api("POST", "/api/2.0/genie/spaces/%s/start-conversation" % SPACE_B,
+                                  {"content": Q1}).status, 429)          # still inside the window
+        self.advance(0.5)
         self.start(Q1)
         self.config(questions_per_minute=0)
         for _ in range(5):
@@ -489,12 +524,13 @@ class TestAuth(EmulatorCase):
     def test_auth_errors(self):
         r = self.api("GET", "/api/2.0/genie/spaces", token=None)
         self.assertEqual(r.status, 401)
-        self.assertEqual(r.json["error_code"], "UNAUTHENTICATED")
+        self.assertEqual(r.json, {"error_code": 401, "message": r.json["message"]})    # numeric, as real
+        self.assertIn("Authorization", r.json["message"])
         r = self.api("GET", "/api/2.0/genie/spaces", token=None, headers={"Authorization": "Basic abc"})
         self.assertEqual(r.status, 401)
         r = self.api("GET", "/api/2.0/genie/spaces", token="dapi-wrong-secret-value")
         self.assertEqual(r.status, 403)
-        self.assertEqual(r.json["error_code"], "PERMISSION_DENIED")
+        self.assertEqual(r.json, {"error_code": 403, "message": "Invalid access token."})
         self.assertNotIn(b"dapi-wrong-secret-value", r.body)
         self.assertEqual(self.api("GET", "/api/2.0/sql/statements/x", token=None).status, 401)
 
@@ -509,6 +545,10 @@ class TestAuth(EmulatorCase):
         self.assertEqual(r.status, 404)
         self.assertEqual(r.json["error_code"], "RESOURCE_DOES_NOT_EXIST")
         self.assertIn(bad, r.json["message"])
+        [info] = r.json["details"]
+        self.assertEqual(info["@type"], "type.googleapis.com/google.rpc.ErrorInfo")
+        self.assertEqual(info["reason"], "RESOURCE_DOES_NOT_EXIST")
+        self.assertRegex(info["metadata"]["request_id"], r"^[0-9a-f-]{36}$")
         sp = self.ok("GET", "/api/2.0/genie/spaces/" + SPACE)
         self.assertEqual(sp["title"], "Retail Sales")
         self.assertNotIn("serialized_space", sp)
@@ -590,6 +630,14 @@ class TestConversations(EmulatorCase):
         self.assertEqual(self.ok("POST", self.msg_path(c, r["message_id"]) + "/feedback", {"rating": "POSITIVE"}), {})
         self.assertEqual(self.ok("GET", self.msg_path(c, r["message_id"]))["feedback"], {"rating": "POSITIVE"})
         self.assertEqual(self.api("POST", self.msg_path(c, r["message_id"]) + "/feedback", {"rating": "MEH"}).status, 400)
+        self.ok("POST", self.msg_path(c, r["message_id"]) + "/feedback", {"rating": "NEGATIVE", "comment": "wrong"})
+        self.assertEqual(self.ok("GET", self.msg_path(c, r["message_id"]))["feedback"],
+                         {"rating": "NEGATIVE", "comment": "wrong"})
+        self.assertEqual(self.control("GET", "feedback")["feedback"], [
+            {"space_id": SPACE, "conversation_id": c, "message_id": r["message_id"], "rating": "POSITIVE",
+             "comment": None},
+            {"space_id": SPACE, "conversation_id": c, "message_id": r["message_id"], "rating": "NEGATIVE",
+             "comment": "wrong"}])
         self.assertEqual(self.ok("DELETE", self.msg_path(c, f["message_id"])), {})
         self.assertEqual(self.api("GET", self.msg_path(c, f["message_id"])).status, 404)
         self.assertEqual(self.api("GET", self.msg_path(c, r["message_id"], SPACE_B)).status, 404)
@@ -831,6 +879,103 @@ class TestDownloads(EmulatorCase):
         self.assertEqual((status, len(rows), rows[-1][0], rows[-1][1]), (200, 1000, "1000000", "item-1000000"))
 
 
+class TestRealShapes(EmulatorCase):
+    """Shapes real workspaces send (issue 13)."""
+
+    def test_regenerated_sql(self):
+        self.manual_clock()
+        q = "Which region sells the most?"
+        r = self.start(q)
+        path = self.msg_path(r["conversation_id"], r["message_id"])
+        self.advance(0.2 * 5 / 6 + 0.001)                     # into EXECUTING_QUERY
+        m = self.ok("GET", path)
+        self.assertEqual(m["status"], "EXECUTING_QUERY")
+        draft = self.queries(m)
+        self.assertEqual(len(draft), 1)
+        self.assertIn("FROM regions r ORDER BY", draft[0]["query"]["query"])
+        self.advance(1)
+        m = self.ok("GET", path)
+        self.assertEqual(m["status"], "COMPLETED")
+        final = self.queries(m)
+        self.assertEqual(len(final), 1)                        # the draft is gone
+        self.assertNotEqual(final[0]["attachment_id"], draft[0]["attachment_id"])
+        self.assertIn("SUM(o.total)", final[0]["query"]["query"])
+        self.assertEqual(final[0]["query"]["parameters"], [{"keyword": "top_n", "sql_type": "INT", "value": "1"}])
+        self.assertEqual([t["thought_type"] for t in final[0]["query"]["thoughts"]],
+                         ["THOUGHT_TYPE_DESCRIPTION", "THOUGHT_TYPE_DATA_SOURCING", "THOUGHT_TYPE_STEPS"])
+        self.assertEqual(self.query_result(m)["result"]["data_array"], ge.expected_rows(q))
+        self.assertEqual(ge.expected_rows(q), [["West", "3259.00"]])
+        # the draft's own statement still holds the draft's rows: a client that fetched it got the wrong answer
+        self.assertEqual(self.query_result(m, draft[0])["manifest"]["schema"]["column_count"], 1)
+        # several text attachments: the answer, then a follow-up question
+        texts = [a["text"] for a in m["attachments"] if "text" in a]
+        self.assertEqual([t["purpose"] for t in texts], ["TEXT_ATTACHMENT_PURPOSE_ANSWER", "FOLLOW_UP_QUESTION"])
+        self.assertTrue(texts[1]["content"].endswith("?"))
+        kinds = [[k for k in a if k != "attachment_id"][0] for a in m["attachments"]]
+        self.assertEqual(kinds, ["query", "suggested_questions", "text", "text"])
+
+    def test_spark_values_and_column_names(self):
+        _, m = self.ask("Count stations by type")
+        sr = self.query_result(m)
+        cols = sr["manifest"]["schema"]["columns"]
+        self.assertEqual([c["name"] for c in cols],
+                         ["Station Type", "count(1)", "Average Load (W)", "failure_rate", "Capacity"])
+        self.assertEqual([c["type_name"] for c in cols], ["STRING", "LONG", "DOUBLE", "DOUBLE", "DECIMAL"])
+        self.assertEqual((cols[4]["type_precision"], cols[4]["type_scale"]), (38, 18))
+        rows = sr["result"]["data_array"]
+        self.assertEqual(rows[0], ["AC Level 2", "412", "3.336E8", "1.5E-4", "12345678901234567890.123456789012345678"])
+        self.assertEqual(rows[1][2], "1.25E10")
+        self.assertEqual(rows[2][2:4], ["NaN", "Infinity"])
+        self.assertEqual(rows[3], ["Retired", "0", None, "-Infinity", None])
+
+    def test_spark_double_rendering(self):
+        self.assertEqual([ge.spark_double(x) for x in (0.1, 1 / 3, 1e7, 9999999.0, 0.001, 0.00099, -2.5e-10, 0.0)],
+                         ["0.1", "0.3333333333333333", "1.0E7", "9999999.0", "0.001", "9.9E-4", "-2.5E-10", "0.0"])
+
+    def test_start_reply_never_terminal(self):
+        self.config(answer_seconds=0)
+        r = self.start(Q1)
+        self.assertEqual(r["message"]["status"], "SUBMITTED")
+        self.assertNotIn("attachments", r["message"])
+        f = self.ok("POST", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, r["conversation_id"]),
+                    {"content": Q2})
+        self.assertEqual(f["status"], "SUBMITTED")
+        self.assertEqual(self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))["status"], "COMPLETED")
+
+    def test_databricks_config_discovery(self):
+        meta = self.ok("GET", "/.well-known/databricks-config", token=None)
+        self.assertEqual(meta["oidc_endpoint"], self.url + "/oidc")
+        self.assertEqual(meta["host_type"], "workspace")
+        self.assertTrue(meta["account_id"] and meta["workspace_id"])
+        oauth = self.ok("GET", urllib.parse.urlsplit(meta["oidc_endpoint"]).path +
+                        "/.well-known/oauth-authorization-server", token=None)
+        self.assertEqual(oauth["token_endpoint"], self.url + "/oidc/v1/token")
+
+
+class TestRealProfile(EmulatorCase):
+    ARGS = ["--profile", "real", "--clock", "manual", "--questions-per-minute", "0"]
+
+    def test_real_latency(self):
+        self.assertEqual(self.control("GET", "clock")["clock"], "manual")
+        durations = []
+        for q in (Q1, Q2, Q3, "Which region sells the most?"):
+            r = self.start(q)
+            path = self.msg_path(r["conversation_id"], r["message_id"])
+            t, seen = 0.0, {}
+            while True:
+                st = self.ok("GET", path)["status"]
+                seen[st] = seen.get(st, 0) + 1
+                if st not in IN_PROGRESS:
+                    break
+                self.advance(0.25)
+                t += 0.25
+            durations.append(t)
+            self.assertEqual(list(seen)[:-1], IN_PROGRESS)
+            self.assertGreater(seen["ASKING_AI"], seen["FETCHING_METADATA"])      # most time goes to the model
+        self.assertTrue(all(10 <= d <= 20.25 for d in durations), durations)
+        self.assertGreater(len(set(durations)), 1)
+
+
 class TestStatsEmuctlTls(EmulatorCase):
     def emuctl(self, *args, url=None):
         env = dict(os.environ, GENIE_EMULATOR_URL=url or self.url)
@@ -867,6 +1012,11 @@ class TestStatsEmuctlTls(EmulatorCase):
         self.assertEqual(self.emuctl("reset").stdout, "")
         self.assertEqual(self.emuctl("stats", "requests.list_spaces").stdout, "0\n")
         self.assertEqual(self.emuctl("config", "bogus=1").returncode, 1)
+        self.assertEqual(self.emuctl("clock", "manual").returncode, 0)
+        now = json.loads(self.emuctl("clock").stdout)["now"]
+        self.assertEqual(self.emuctl("advance", "3").returncode, 0)
+        self.assertAlmostEqual(json.loads(self.emuctl("clock").stdout)["now"], now + 3, places=6)
+        self.assertEqual(self.emuctl("feedback", "feedback").stdout, "[]\n")
         r = self.emuctl("stats", url="http://127.0.0.1:1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot reach", r.stderr)

@@ -265,6 +265,8 @@ oracle_rows(JObj *rows, const GdChunk *c)
 static void
 walk_message(const GdMessage *m)
 {
+	int			i;
+
 	touch_str(m->message_id);
 	touch_str(m->conversation_id);
 	touch_str(m->status);
@@ -276,12 +278,22 @@ walk_message(const GdMessage *m)
 	touch_str(m->description);
 	touch_str(m->title);
 	touch_str(m->text);
+	touch_str(m->follow_up);
 	(void) gd_status_is_terminal(m->status);
 
 	CHECK(m->n_query_attachments >= 0);
-	CHECK(m->n_text_attachments >= 0);
-	/* text is present exactly when some text attachment had content */
-	CHECK((m->n_text_attachments > 0) == (m->text != NULL));
+	CHECK(m->n_answer_texts >= 0 && m->n_follow_ups >= 0);
+	CHECK(m->n_text_attachments == m->n_answer_texts + m->n_follow_ups);
+	/* each text is present exactly when some text attachment of its kind had content */
+	CHECK((m->n_answer_texts > 0) == (m->text != NULL));
+	CHECK((m->n_follow_ups > 0) == (m->follow_up != NULL));
+	CHECK(m->n_suggested_questions >= 0);
+	CHECK((m->n_suggested_questions > 0) == (m->suggested_questions != NULL));
+	for (i = 0; i < m->n_suggested_questions; i++)
+	{
+		CHECK(m->suggested_questions[i] != NULL);
+		touch_str(m->suggested_questions[i]);
+	}
 	/* query fields come only from a query attachment */
 	if (m->n_query_attachments == 0)
 		CHECK(m->attachment_id == NULL && m->sql == NULL &&
@@ -828,8 +840,13 @@ fuzz_one(unsigned which, const char *buf, size_t len, long limit, long *granted)
 				if (ok)
 				{
 					CHECK(out.error_code != NULL || out.message != NULL);
+					CHECK(!(out.has_numeric_code && out.error_code != NULL));
+					CHECK(out.n_details >= 0);
+					CHECK(out.n_details > 0 || (out.reason == NULL && out.request_id == NULL));
 					touch_str(out.error_code);
 					touch_str(out.message);
+					touch_str(out.reason);
+					touch_str(out.request_id);
 				}
 				break;
 			}

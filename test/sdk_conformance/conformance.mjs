@@ -117,6 +117,42 @@ async function main() {
   check("listSpaces returns the three spaces", same(spaces.spaces.map((s) => s.title),
         ["Retail Sales", "Supply Chain", "Finance (restricted)"]) && spaces.next_page_token === undefined);
 
+  // 4b. feedback: the SDK's request reaches the message, as the emulator records it
+  await w.genie.sendMessageFeedback({ space_id: SPACE, conversation_id: msg.conversation_id,
+                                      message_id: msg.message_id, rating: "NEGATIVE" });
+  const fb = await control("feedback");
+  check("sendMessageFeedback is recorded for the message", fb.feedback.length === 1 &&
+        fb.feedback[0].message_id === msg.message_id && fb.feedback[0].rating === "NEGATIVE",
+        JSON.stringify(fb));
+  const rated = await w.genie.getMessage({ space_id: SPACE, conversation_id: msg.conversation_id,
+                                           message_id: msg.message_id });
+  check("getMessage shows the feedback", rated.feedback?.rating === "NEGATIVE", JSON.stringify(rated.feedback));
+
+  // 4c. a refused token: the numeric error_code real workspaces send is an ApiError with its message
+  const badCfg = new Config({ host: url, token: "dapi-wrong-token", authType: "pat" });
+  badCfg.fixHost = () => {};
+  const bad = new WorkspaceClient(badCfg, { agent: new http.Agent() });
+  try {
+    await bad.genie.getSpace({ space_id: SPACE });
+    check("a wrong token raises 403", false, "no error");
+  } catch (e) {
+    check("a wrong token raises 403 with the service's message", e.statusCode === 403 &&
+          e.message === "Invalid access token.", `${e.statusCode} ${e.errorCode} ${e.message}`);
+  }
+
+  // 4d. OAuth M2M: the SDK discovers the token endpoint on the emulator and uses the token it gets
+  const m2mCfg = new Config({ host: url, clientId: "emulator-sp", clientSecret: "emulator-secret", authType: "oauth-m2m" });
+  m2mCfg.fixHost = () => {};
+  const m2m = new WorkspaceClient(m2mCfg, { agent: new http.Agent() });
+  try {
+    const sp = await m2m.genie.getSpace({ space_id: SPACE });
+    const st = await control("stats");
+    check("OAuth M2M: discovery, token, then a Genie call", sp.title === "Retail Sales" &&
+          st.requests.oauth_metadata >= 1 && st.requests.oauth_token >= 1, JSON.stringify(st.requests));
+  } catch (e) {
+    check("OAuth M2M: discovery, token, then a Genie call", false, `${e.statusCode} ${e.message}`);
+  }
+
   // 5. errors are parsed by the SDK into ApiError
   try {
     await w.genie.getSpace({ space_id: "01f0000000000000000000000000000c" });
