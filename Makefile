@@ -12,10 +12,12 @@ OBJS = src/genie_fdw.o src/option.o src/http.o src/credentials.o \
 PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
 
 EXTENSION = genie_fdw
-DATA = sql/genie_fdw--1.0.sql
+# every version's install script and every update script (not the tests)
+DATA = $(wildcard sql/genie_fdw--*.sql)
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
-REGRESS = options basic types errors hostile oauth scale full catalog explain security planner
+REGRESS = options basic types errors hostile oauth scale full catalog explain \
+	security planner upgrade
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config

@@ -22,6 +22,7 @@ BEGIN
     l := regexp_replace(l, '(Conversation|Message): [0-9a-f]{32}', '\1: <id>');
     l := regexp_replace(l, 'Statement: [0-9a-f-]{36}', 'Statement: <id>');
     l := regexp_replace(l, '(Polls|Requests): \d+', '\1: N');
+    l := regexp_replace(l, 'rows=(\d+)\.00 ', 'rows=\1 ');  -- as 15-17 show it
     RETURN NEXT l;
   END LOOP;
 END $$;

@@ -30,9 +30,12 @@ CREATE FOREIGN TABLE bad_t (question text) SERVER ok1 OPTIONS (host 'x');
 CREATE FOREIGN TABLE bad_t (question text OPTIONS (genie 'answer')) SERVER ok1;
 CREATE FOREIGN TABLE bad_t (question text OPTIONS (colum_name 'q')) SERVER ok1;
 
--- a table without a space, and a user without a mapping
+-- a table without a space, and a user without a mapping (PostgreSQL's message
+-- for it changed in 18: the SQLSTATE only)
 CREATE FOREIGN TABLE nospace (question text, x int) SERVER ok1;
+\set VERBOSITY sqlstate
 SELECT * FROM nospace WHERE question = 'q';
+\set VERBOSITY default
 CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (token 'x');
 SELECT * FROM nospace WHERE question = 'q';
 DROP SERVER ok1, ok2 CASCADE;

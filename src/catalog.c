@@ -175,11 +175,7 @@ server_options(Name servername)
 	ForeignServer *server = GetForeignServerByName(NameStr(*servername), false);
 	AclResult	aclresult;
 
-#if PG_VERSION_NUM >= 160000
-	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid, GetUserId(), ACL_USAGE);
-#else
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-#endif							/* PG_VERSION_NUM */
+	aclresult = genie_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 	if (!genie_is_genie_server(server->serverid))
@@ -202,7 +198,7 @@ genie_spaces(PG_FUNCTION_ARGS)
 	List	   *spaces;
 	ListCell   *lc;
 
-	genie_materialized_srf(fcinfo);
+	InitMaterializedSRF(fcinfo, 0);
 	spaces = genie_list_spaces(opts);
 	foreach(lc, spaces)
 	{

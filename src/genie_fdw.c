@@ -23,7 +23,6 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -179,11 +178,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 #endif
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("genie_fdw");
-#else
-	EmitWarningsOnPlaceholders("genie_fdw");
-#endif							/* PG_VERSION_NUM */
 }
 
 Datum
@@ -214,36 +209,6 @@ genie_is_genie_server(Oid serverid)
 	FdwRoutine *routine = GetFdwRoutineByServerId(serverid);
 
 	return routine->GetForeignRelSize == genieGetForeignRelSize;
-}
-
-/*
- * genie_materialized_srf
- *		Set up a set-returning function that fills rsinfo->setResult, on
- *		every supported PostgreSQL version.
- */
-void
-genie_materialized_srf(FunctionCallInfo fcinfo)
-{
-#if PG_VERSION_NUM >= 150000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TupleDesc	tupdesc;
-	MemoryContext old;
-
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
-	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
-	MemoryContextSwitchTo(old);
-#endif							/* PG_VERSION_NUM */
 }
 
 /* Strip binary-compatible casts (varchar to text). */
@@ -281,11 +246,7 @@ other_side_ok(PlannerInfo *root, Node *expr, Index relid, bool allow_outer)
 
 	if (contain_volatile_functions(expr))
 		return false;
-#if PG_VERSION_NUM >= 140000
 	varnos = pull_varnos(root, expr);
-#else
-	varnos = pull_varnos(expr);
-#endif							/* PG_VERSION_NUM */
 	if (bms_is_member(relid, varnos))
 		return false;
 	if (!allow_outer && !bms_is_empty(varnos))
@@ -433,15 +394,10 @@ make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
 	if (unusable)
 		startup += UNUSABLE_PATH_COST;
 	total = startup + rows * cpu_tuple_cost * 10;
-	return create_foreignscan_path(root, baserel, NULL, rows,
-#if PG_VERSION_NUM >= 180000
-								   unusable ? 1 : 0,
-#endif
-								   startup, total, NIL, required_outer, NULL,
-#if PG_VERSION_NUM >= 170000
-								   NIL,
-#endif
-								   NIL);
+	return genie_create_foreignscan_path(root, baserel, NULL, rows,
+										 unusable ? 1 : 0,
+										 startup, total, NIL, required_outer,
+										 NULL, NIL);
 }
 
 /*
@@ -469,11 +425,7 @@ genieGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		Relids		outer;
 		ParamPathInfo *ppi;
 
-#if PG_VERSION_NUM >= 140000
 		outer = pull_varnos(root, (Node *) ri->clause);
-#else
-		outer = pull_varnos((Node *) ri->clause);
-#endif							/* PG_VERSION_NUM */
 		outer = bms_del_member(bms_copy(outer), baserel->relid);
 		outer = bms_union(outer, baserel->lateral_relids);
 		if (bms_is_empty(outer))
@@ -579,15 +531,9 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
-#if PG_VERSION_NUM >= 160000
-	userid = OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
-	{
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
-
-		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-	}
-#endif							/* PG_VERSION_NUM */
+	userid = genie_scan_user(fsplan, estate);
+	if (!OidIsValid(userid))
+		userid = GetUserId();
 
 	gs = palloc0(sizeof(GenieScanState));
 	gs->opts = genie_get_options(RelationGetRelid(node->ss.ss_currentRelation), userid);

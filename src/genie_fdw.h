@@ -45,6 +45,7 @@
 #include "utils/palloc.h"
 #include "utils/relcache.h"
 
+#include "compat.h"
 #include "genie_decode.h"
 
 /* ----------
@@ -296,7 +297,6 @@ extern bool genie_converter_has_kind(const GenieConverter *conv,
  */
 extern bool genie_progress;
 extern bool genie_is_genie_server(Oid serverid);
-extern void genie_materialized_srf(FunctionCallInfo fcinfo);
 
 /* ----------
  * catalog.c

@@ -150,9 +150,7 @@ static int	genie_rate_window = 60;
 static LimiterShared *limiter = NULL;
 static HTAB *local_stats = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* This backend's queue place per bucket (-1: none). */
@@ -190,11 +188,7 @@ now_us(void)
 static int
 my_procno(void)
 {
-#if PG_VERSION_NUM >= 170000
 	return GetNumberFromPGProc(MyProc);
-#else
-	return MyProc->pgprocno;
-#endif							/* PG_VERSION_NUM */
 }
 
 /* Set the latch of a waiting backend (-1: nobody). */
@@ -586,13 +580,8 @@ register_backend_callbacks(void)
 static int
 limiter_nplaces(void)
 {
-#if PG_VERSION_NUM >= 150000
 	/* a backend waits in at most a few buckets at a time */
 	return 2 * MaxBackends + LIMITER_BUCKETS;
-#else
-	/* MaxBackends is not known yet when _PG_init requests the space */
-	return 4096;
-#endif							/* PG_VERSION_NUM */
 }
 
 /* Bytes of shared memory the limiter needs. */
@@ -640,24 +629,18 @@ genie_limiter_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = limiter_shmem_request;
-#else
-	limiter_shmem_request();
-#endif							/* PG_VERSION_NUM */
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = limiter_shmem_startup;
 }
 
-/* shmem_request_hook (before PG 15, _PG_init): ask for memory and locks. */
+/* shmem_request_hook: ask for memory and locks. */
 static void
 limiter_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif							/* PG_VERSION_NUM */
 	RequestAddinShmemSpace(limiter_shmem_size());
 	RequestNamedLWLockTranche(LIMITER_TRANCHE, 2);
 }
@@ -1050,7 +1033,7 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 	int			i,
 				j;
 
-	genie_materialized_srf(fcinfo);
+	InitMaterializedSRF(fcinfo, 0);
 
 	if (limiter != NULL)
 	{

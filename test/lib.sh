@@ -7,8 +7,7 @@
 set -euo pipefail
 
 GENIE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=${GENIE_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+source "$GENIE_ROOT/test/pg18.sh"
 GENIE_TMP=
 EMU_PID=
 export GENIE_TOKEN=${GENIE_TOKEN:-dapi-emulator-token}
@@ -18,9 +17,30 @@ export GENIE_WRONG_SECRET=${GENIE_WRONG_SECRET:-wrong-secret-4f1c9a}
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+# genie_select_pg MAJOR: the PostgreSQL the build and the clusters use, by
+# major version: Debian's package for 15, a build from source for 18 (see
+# test/pg18.sh; built on first use).  Sets and exports PG_MAJOR and PG_BIN,
+# and puts PG_BIN first in PATH (psql, pg_regress's server programs).
+genie_select_pg() {
+	case $1 in
+		18)
+			genie_pg18_prefix || return 1
+			PG_BIN=$PG18_PREFIX/bin
+			;;
+		*)
+			PG_BIN=${GENIE_PG_BIN:-/usr/lib/postgresql/$1/bin}
+			;;
+	esac
+	PG_MAJOR=$1
+	PATH=$PG_BIN:$PATH
+	export PG_MAJOR PG_BIN PATH
+}
+
+genie_select_pg "${PG_MAJOR:-15}"
+
 # Debian packages the build and the tests need (installed when missing).
 genie_install_deps() {
-	local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev
+	local pkgs=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
 		libjson-c-dev pkg-config make gcc python3 curl openssl "$@")
 	local missing=()
 	local p
@@ -38,8 +58,11 @@ genie_install_deps() {
 	fi
 }
 
+# Build (from clean: the objects of another major must not be reused) and
+# install genie_fdw into the selected PostgreSQL.
 genie_build_install() {
-	say "building and installing genie_fdw"
+	say "building and installing genie_fdw for PostgreSQL $PG_MAJOR"
+	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" clean >/dev/null
 	make -C "$GENIE_ROOT" -s WERROR=1 PG_CONFIG="$PG_BIN/pg_config" all >/dev/null
 	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
 }

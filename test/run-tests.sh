@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
-# Runs every test of genie_fdw (GENIE_SUITES="a b" runs only those suites): the emulator's own tests, the conformance test
-# with Databricks' JavaScript SDK, the pg_regress suite against a throw-away
-# PostgreSQL cluster and the emulator, and the integration tests in
-# test/integration/.  Prints one line per suite and "N passed, N failed".
+# Runs every test of genie_fdw: the emulator's own tests, the conformance test
+# with Databricks' JavaScript SDK, the release metadata check, the fuzzer, and
+# for each PostgreSQL major the build (make WERROR=1), the pg_regress suite
+# against a throw-away cluster and the emulator, and the integration tests in
+# test/integration/.  Prints one line per suite, "(pgNN)" after the suites
+# that run against a server, and "N passed, N failed".
+#
+#   GENIE_PG="15 18"        the majors to test (default both): 15 is Debian's
+#                           package, 18 is built from source once and cached
+#                           (test/pg18.sh; GENIE_PG18_TARBALL, GENIE_PG_CACHE)
+#   GENIE_SUITES="a b"      run only the named suites (regress, cancel, ...)
+#
+# On 18 the suites that exercise server behaviour run (SERVER_SUITES); the
+# others on 15 only.
 source "$(dirname "$0")/lib.sh"
 
-genie_install_deps
-genie_build_install
+GENIE_PG=${GENIE_PG:-15 18}
+# integration tests that also run on every major besides 15
+SERVER_SUITES="cancel leak limiter bi_drivers"
+
+genie_install_deps bison flex zlib1g-dev
 
 passed=0
 failed=0
 failures=()
 
-# GENIE_SUITES="regress cancel": run only the named suites (all by default)
+# selected NAME: is suite NAME among GENIE_SUITES (all by default)?
+selected() {
+	[ -z "${GENIE_SUITES:-}" ] || [[ " $GENIE_SUITES " == *" $1 "* ]]
+}
+
+# suite NAME COMMAND...: run one suite, shown as "NAME (pgNN)" when
+# the variable PG_LABEL is set
 suite() {
 	local name=$1
 	shift
-	if [ -n "${GENIE_SUITES:-}" ] && [[ " $GENIE_SUITES " != *" $name "* ]]; then
-		return 0
-	fi
-	local out=$GENIE_TMP/suite-$name.log
+	selected "$name" || return 0
+	local label=$name${PG_LABEL:+ ($PG_LABEL)}
+	local out=$GENIE_TMP/suite-$name${PG_LABEL:+-$PG_LABEL}.log
 	local start=$SECONDS
 	if "$@" >"$out" 2>&1; then
 		passed=$((passed + 1))
-		say "PASS $name ($((SECONDS - start)) s)"
+		say "PASS $label ($((SECONDS - start)) s)"
 	else
 		failed=$((failed + 1))
-		failures+=("$name")
-		say "FAIL $name ($((SECONDS - start)) s); its output:"
+		failures+=("$label")
+		say "FAIL $label ($((SECONDS - start)) s); its output:"
 		tail -n 80 "$out" >&2
 	fi
 }
@@ -36,44 +54,80 @@ genie_tmpdir
 
 # The pg_regress suite, with the server logging at debug level; afterwards
 # neither the server log nor any test output may contain the token or the
-# service principal's secret.
+# service principal's secret.  Runs in a subshell with its own temporary
+# directory, emulator and cluster, stopped when it ends.
 regress() {
-	genie_start_emulator --answer-seconds 0.3 --questions-per-minute 0 --chunk-rows 1000
-	genie_start_cluster log_min_messages=debug1 log_error_verbosity=verbose
-	cd "$GENIE_ROOT"
-	local rc=0
-	make -s PG_CONFIG="$PG_BIN/pg_config" installcheck || rc=$?
-	if [ $rc -ne 0 ] && [ -f regression.diffs ]; then
-		cat regression.diffs
-	fi
-	local secret leaked=0
-	for secret in "$GENIE_TOKEN" "$GENIE_CLIENT_SECRET" "$GENIE_WRONG_SECRET"; do
-		if grep -rlF -- "$secret" "$GENIE_TMP/sock/postgres.log" results/ regression.out; then
-			echo "a secret appears in the files above"
-			leaked=1
+	(
+		GENIE_TMP=
+		EMU_PID=
+		genie_tmpdir
+		genie_start_emulator --answer-seconds 0.3 --questions-per-minute 0 --chunk-rows 1000
+		genie_start_cluster log_min_messages=debug1 log_error_verbosity=verbose
+		cd "$GENIE_ROOT"
+		local rc=0
+		make -s PG_CONFIG="$PG_BIN/pg_config" installcheck || rc=$?
+		if [ $rc -ne 0 ] && [ -f regression.diffs ]; then
+			cat regression.diffs
 		fi
-	done
-	echo "server log lines checked for secrets: $(wc -l <"$GENIE_TMP/sock/postgres.log")"
-	[ $leaked -eq 0 ] || rc=1
-	return $rc
+		local secret leaked=0
+		for secret in "$GENIE_TOKEN" "$GENIE_CLIENT_SECRET" "$GENIE_WRONG_SECRET"; do
+			if grep -rlF -- "$secret" "$GENIE_TMP/sock/postgres.log" results/ regression.out; then
+				echo "a secret appears in the files above"
+				leaked=1
+			fi
+		done
+		echo "server log lines checked for secrets: $(wc -l <"$GENIE_TMP/sock/postgres.log")"
+		[ $leaked -eq 0 ] || rc=1
+		exit $rc
+	)
 }
 
+# Suites that do not depend on the PostgreSQL version: once.
 suite emulator python3 "$GENIE_ROOT/test/test_emulator.py"
+suite meta python3 "$GENIE_ROOT/test/check_meta.py"
 if command -v npm >/dev/null 2>&1; then
 	suite sdk-conformance bash "$GENIE_ROOT/test/sdk_conformance/run.sh"
 else
 	say "SKIP sdk-conformance (no npm on this machine)"
 fi
-suite regress regress
 if command -v clang >/dev/null 2>&1; then
 	suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash "$GENIE_ROOT/test/fuzz/run.sh"
 else
 	say "SKIP fuzz (no clang on this machine)"
 fi
-for t in "$GENIE_ROOT"/test/integration/*.sh; do
-	[ -e "$t" ] || continue
-	suite "$(basename "$t" .sh)" bash "$t"
+
+# build: build genie_fdw with warnings as errors and install it into the
+# selected PostgreSQL.
+build() {
+	genie_build_install
+}
+
+for major in $GENIE_PG; do
+	PG_LABEL=pg$major
+	if ! genie_select_pg "$major"; then
+		failed=$((failed + 1))
+		failures+=("PostgreSQL $major")
+		say "FAIL PostgreSQL $major is not available (GENIE_PG=15 tests 15 only)"
+		continue
+	fi
+	# the build is always run: every other suite needs it
+	before=$failed
+	GENIE_SUITES= suite build build
+	if [ "$failed" -ne "$before" ]; then
+		say "SKIP the other suites on PostgreSQL $major (the build failed)"
+		continue
+	fi
+	suite regress regress
+	for t in "$GENIE_ROOT"/test/integration/*.sh; do
+		[ -e "$t" ] || continue
+		name=$(basename "$t" .sh)
+		if [ "$major" != 15 ] && [[ " $SERVER_SUITES " != *" $name "* ]]; then
+			continue
+		fi
+		suite "$name" bash "$t"
+	done
 done
+PG_LABEL=
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

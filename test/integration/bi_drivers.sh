@@ -72,8 +72,10 @@ bound_in_log() {
 	log=$(log_since "$2")
 	check "$driver: the server log shows an extended-protocol execute of ... WHERE question = \$1" \
 		grep -qE 'LOG: +execute [^:]+: SELECT .* WHERE question = \$1' <<<"$log"
+	# "parameters: $1 = ..." on 15, "Parameters: $1 = ..." on 18
 	check "$driver: the server log shows the question bound as \$1" \
-		grep -qF "parameters: \$1 = 'Which products generate the highest total sales value?'" <<<"$log"
+		grep -qF -e "parameters: \$1 = 'Which products generate the highest total sales value?'" \
+		-e "Parameters: \$1 = 'Which products generate the highest total sales value?'" <<<"$log"
 	check "$driver: the server log shows a named statement executed with a bound \$1" \
 		grep -qE 'LOG: +execute [^<: ]+: SELECT .* FROM gen WHERE question = \$1' <<<"$log"
 	check "$driver: no question was sent as a literal" \

@@ -1,0 +1,70 @@
+/* genie_fdw--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION genie_fdw" to load this file. \quit
+
+CREATE FUNCTION genie_fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION genie_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER genie_fdw
+  HANDLER genie_fdw_handler
+  VALIDATOR genie_fdw_validator;
+
+COMMENT ON FOREIGN DATA WRAPPER genie_fdw IS 'asks Databricks Genie questions; answers come back as rows';
+
+CREATE FUNCTION genie_fdw_cache_clear()
+RETURNS bigint
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION genie_fdw_cache_clear() IS 'empty this session''s cache of Genie answers; returns how many were dropped';
+
+CREATE FUNCTION genie_spaces(server name)
+RETURNS TABLE (space_id text, title text, description text)
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION genie_spaces(name) IS 'the Genie spaces the user of a genie_fdw server can see';
+
+CREATE FUNCTION genie_delete_conversations(server name, older_than interval, space_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION genie_delete_conversations(name, interval, text) IS 'delete the calling user''s Genie conversations older than an interval; returns how many';
+
+-- Counters per foreign server (limiter.c): cluster-wide when genie_fdw is in
+-- shared_preload_libraries, else this session's.  No secrets: any user may
+-- read them.
+CREATE FUNCTION genie_fdw_stats(
+    OUT server text,
+    OUT questions bigint,
+    OUT cache_hits bigint,
+    OUT rate_limited bigint,
+    OUT retries bigint,
+    OUT slot_wait_seconds double precision,
+    OUT polls bigint,
+    OUT bytes bigint,
+    OUT rows bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION genie_fdw_stats() IS 'genie_fdw counters per foreign server of this database';
+
+CREATE FUNCTION genie_fdw_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION genie_fdw_stats_reset() IS 'forget the genie_fdw counters of this database''s servers';
+
+-- resetting is for administrators (superusers may GRANT it to others)
+REVOKE ALL ON FUNCTION genie_fdw_stats_reset() FROM PUBLIC;
