@@ -659,7 +659,6 @@ genie_answer_fetch_rest(const GenieOptions *opts, GenieAnswer *answer,
 		if (bytes > max_bytes)
 			break;
 		genie_request(opts, "GET", url, NULL, REQ_READ, "a result chunk", &resp, stats);
-		genie_stats_add(opts, GSTAT_BYTES, (int64) resp.len);
 		if (answer->nheld == max)
 		{
 			max *= 2;

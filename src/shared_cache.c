@@ -880,15 +880,17 @@ genie_fdw_cache(PG_FUNCTION_ARGS)
 void
 genie_shared_cache_init(void)
 {
-	DefineCustomIntVariable("genie_fdw.shared_cache_size",
-							"Size of the answer cache shared by all sessions.",
-							"Applies when genie_fdw is in shared_preload_libraries; "
-							"0 turns the shared cache off (each session then has its own).",
-							&genie_shared_cache_kb,
-							65536, 0, INT_MAX / 1024,
-							PGC_POSTMASTER,
-							GUC_UNIT_KB,
-							NULL, NULL, NULL);
+	/* a postmaster setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("genie_fdw.shared_cache_size",
+								"Size of the answer cache shared by all sessions.",
+								"Applies when genie_fdw is in shared_preload_libraries; "
+								"0 turns the shared cache off (each session then has its own).",
+								&genie_shared_cache_kb,
+								65536, 0, INT_MAX / 1024,
+								PGC_POSTMASTER,
+								GUC_UNIT_KB,
+								NULL, NULL, NULL);
 #ifdef GENIE_FAULT_INJECTION
 	DefineCustomIntVariable("genie_fdw.debug_cache_write_pause",
 							"Debug builds: pause this many seconds halfway through writing a shared cache entry.",
