@@ -134,34 +134,11 @@ static bool
 genie_delete_conversation(const GenieOptions *opts, const char *conversation_id)
 {
 	HttpResponse resp;
-	HttpRequest req;
-	char	   *url = genie_space_url(opts, "/conversations/%s", genie_url_segment(conversation_id));
-	int			retries = 0;
-	bool		refreshed = false;
 
-	for (;;)
-	{
-		double		wait = 0;
-
-		genie_fill_request(&req, opts, "DELETE", url, NULL);
-		http_perform(&req, &resp);
-		if (resp.outcome == HTTP_DONE && resp.status == 404)
-			return false;
-		switch (genie_after_response(opts, REQ_READ, "deleting a conversation", &resp, retries,
-									 refreshed, GENIE_NO_DEADLINE, &wait, NULL))
-		{
-			case RESP_OK:
-				return true;
-			case RESP_REFRESH:
-				(void) genie_bearer(opts, true);
-				refreshed = true;
-				break;
-			case RESP_RETRY:
-				genie_sleep(wait);
-				retries++;
-				break;
-		}
-	}
+	return genie_request_found(opts, "DELETE",
+							   genie_space_url(opts, "/conversations/%s",
+											   genie_url_segment(conversation_id)),
+							   NULL, REQ_READ, "deleting a conversation", &resp, NULL);
 }
 
 /*

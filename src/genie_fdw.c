@@ -7,8 +7,8 @@
  * the WHERE clause and keeping it for execution), the executor callbacks
  * (ask on the first fetch, stream the answer chunk by chunk with per-chunk
  * and per-row memory contexts), EXPLAIN output, and the module's GUCs.
- * Nothing here knows JSON or HTTP: answers come from genie_api.c as decoded
- * structs and rows become tuples through convert.c.
+ * Nothing here knows JSON or HTTP: answers come from ask.c and chunks.c
+ * as decoded structs and rows become tuples through convert.c.
  *
  * Copyright (c) 2026, genie_fdw developers
  *

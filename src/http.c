@@ -60,6 +60,8 @@ static CURLM *genie_multi = NULL;
 
 #ifdef GENIE_FAULT_INJECTION
 bool		genie_debug_fail_headers = false;
+
+PG_FUNCTION_INFO_V1(genie_fdw_debug_calls);
 #endif
 
 /* Easy handles kept for reuse (their options are reset on each use). */
@@ -764,3 +766,21 @@ http_perform(const HttpRequest *req, HttpResponse *resp)
 	PG_END_TRY();
 	http_finish(call, resp);
 }
+
+#ifdef GENIE_FAULT_INJECTION
+/*
+ * genie_fdw_debug_calls
+ *		Debug builds: how many calls are attached to the multi handle now.
+ *		Not part of the extension's SQL; tests create it themselves.
+ */
+Datum
+genie_fdw_debug_calls(PG_FUNCTION_ARGS)
+{
+	dlist_iter	iter;
+	int32		n = 0;
+
+	dlist_foreach(iter, &active_calls)
+		n++;
+	PG_RETURN_INT32(n);
+}
+#endif

@@ -42,7 +42,7 @@
  * message says so once per backend.
  *
  * Without preloading there is no shared state: every question is admitted
- * at once (genie_api.c's per-backend backoff still applies) and the
+ * at once (request.c's per-backend backoff still applies) and the
  * counters are kept per backend.
  *
  * Copyright (c) 2026, genie_fdw developers

@@ -451,14 +451,15 @@ genie_fill_request(HttpRequest *req, const GenieOptions *opts, const char *metho
 }
 
 /*
- * genie_request
+ * request_loop
  *		Send one API request and wait for it, with the retry policy of
- *		after_response; returns only with a 2xx response.
+ *		genie_after_response; returns true with a 2xx response, or false
+ *		with a 404 when not_found_ok.
  */
-void
-genie_request(const GenieOptions *opts, const char *method, const char *url,
-			  const char *body, GenieReqKind kind, const char *what,
-			  HttpResponse *resp, GenieCallStats *stats)
+static bool
+request_loop(const GenieOptions *opts, const char *method, const char *url,
+			 const char *body, GenieReqKind kind, const char *what,
+			 HttpResponse *resp, GenieCallStats *stats, bool not_found_ok)
 {
 	HttpRequest req;
 	int			retries = 0;
@@ -473,11 +474,13 @@ genie_request(const GenieOptions *opts, const char *method, const char *url,
 		if (kind == REQ_QUESTION)
 			genie_limiter_acquire(opts);
 		http_perform(&req, resp);
+		if (not_found_ok && resp->outcome == HTTP_DONE && resp->status == 404)
+			return false;
 		switch (genie_after_response(opts, kind, what, resp, retries, refreshed,
 									 GENIE_NO_DEADLINE, &wait, stats))
 		{
 			case RESP_OK:
-				return;
+				return true;
 			case RESP_REFRESH:
 				(void) genie_bearer(opts, true);
 				refreshed = true;
@@ -490,3 +493,27 @@ genie_request(const GenieOptions *opts, const char *method, const char *url,
 	}
 }
 
+/*
+ * genie_request
+ *		Send one API request and wait for it, with the retry policy of
+ *		genie_after_response; returns only with a 2xx response.
+ */
+void
+genie_request(const GenieOptions *opts, const char *method, const char *url,
+			  const char *body, GenieReqKind kind, const char *what,
+			  HttpResponse *resp, GenieCallStats *stats)
+{
+	(void) request_loop(opts, method, url, body, kind, what, resp, stats, false);
+}
+
+/*
+ * genie_request_found
+ *		genie_request for a resource that may be gone: false on a 404.
+ */
+bool
+genie_request_found(const GenieOptions *opts, const char *method, const char *url,
+					const char *body, GenieReqKind kind, const char *what,
+					HttpResponse *resp, GenieCallStats *stats)
+{
+	return request_loop(opts, method, url, body, kind, what, resp, stats, true);
+}

@@ -63,5 +63,8 @@ extern RespVerdict genie_after_response(const GenieOptions *opts, GenieReqKind k
 extern void genie_request(const GenieOptions *opts, const char *method, const char *url,
 						  const char *body, GenieReqKind kind, const char *what,
 						  HttpResponse *resp, GenieCallStats *stats);
+extern bool genie_request_found(const GenieOptions *opts, const char *method, const char *url,
+								const char *body, GenieReqKind kind, const char *what,
+								HttpResponse *resp, GenieCallStats *stats);
 
 #endif							/* GENIE_REQUEST_H */

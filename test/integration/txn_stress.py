@@ -97,6 +97,11 @@ ctl = connect()
 PID = conn.info.backend_pid
 
 
+def calls_in_flight():
+    """Requests attached to the backend's curl multi handle (debug builds)."""
+    return conn.execute("SELECT genie_fdw_debug_calls()").fetchone()[0]
+
+
 def alive():
     try:
         ctl.execute("SELECT 1")
@@ -120,12 +125,16 @@ def scenario_released_savepoint_then_rollback():
     conn.execute("SAVEPOINT b")
     got = ids(conn.execute("FETCH 1 FROM c").fetchall())
     conn.execute("RELEASE SAVEPOINT b")
+    inflight = calls_in_flight()            # the prefetch of chunk 2
     conn.execute("ROLLBACK TO SAVEPOINT a")
+    after = calls_in_flight()               # ended with the dropped portal
     # any genie query now drives the multi handle the dropped prefetch was in
     n = conn.execute("SELECT count(*) FROM s_inline WHERE question = 'Generate 10 rows'").fetchone()[0]
     time.sleep(2)
     n2 = conn.execute("SELECT count(*) FROM s_inline WHERE question = 'Generate 20 rows'").fetchone()[0]
     conn.execute("COMMIT")
+    check("released savepoint, then ROLLBACK TO drops the cursor: its transfer ends with it (%d, then %d in flight)"
+          % (inflight, after), inflight == 1 and after == 0)
     check("released savepoint, then ROLLBACK TO drops the cursor: no crash", alive() and got == [1]
           and n == 10 and n2 == 20, "got %r n %r n2 %r" % (got, n, n2))
 
@@ -296,6 +305,9 @@ def random_steps():
         if steps == 25:
             rss_start = rss_kb(PID)
         if not in_txn:
+            left = calls_in_flight()
+            if left:
+                bad.append("%d requests still in flight outside a transaction" % left)
             conn.execute("BEGIN")
             in_txn, aborted, savepoints, cursors = True, False, [], {}
             continue

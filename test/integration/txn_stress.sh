@@ -28,6 +28,8 @@ genie_setup_sql "answer_timeout '60'"
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE FOREIGN TABLE s_inline (question text, id bigint) SERVER genie;
 CREATE FOREIGN TABLE s_full (question text, id bigint) SERVER genie OPTIONS (full_results 'true');
+-- debug builds only: requests attached to the backend's curl multi handle
+CREATE FUNCTION genie_fdw_debug_calls() RETURNS integer AS 'genie_fdw', 'genie_fdw_debug_calls' LANGUAGE C;
 SQL
 
 rc=0
