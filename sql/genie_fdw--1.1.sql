@@ -24,7 +24,32 @@ RETURNS bigint
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
 
-COMMENT ON FUNCTION genie_fdw_cache_clear() IS 'empty this session''s cache of Genie answers; returns how many were dropped';
+COMMENT ON FUNCTION genie_fdw_cache_clear() IS 'empty the cache of Genie answers (the shared one for every session, and this session''s); returns how many were dropped';
+
+-- clearing the shared cache affects every session (and spends quota)
+REVOKE ALL ON FUNCTION genie_fdw_cache_clear() FROM PUBLIC;
+
+-- The answers in the shared cache (this session's without preloading), for
+-- DBAs: the key without secrets, size, hits, age.  Questions may be
+-- confidential: not for PUBLIC.
+CREATE FUNCTION genie_fdw_cache(
+    OUT server text,
+    OUT role text,
+    OUT space_id text,
+    OUT conversation_id text,
+    OUT question text,
+    OUT full_results boolean,
+    OUT bytes bigint,
+    OUT hits bigint,
+    OUT age_seconds double precision,
+    OUT expires_in_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION genie_fdw_cache() IS 'the cached Genie answers of this database: server, role of the user mapping, space, conversation, question, bytes, hits, age';
+
+REVOKE ALL ON FUNCTION genie_fdw_cache() FROM PUBLIC;
 
 CREATE FUNCTION genie_spaces(server name)
 RETURNS TABLE (space_id text, title text, description text)
@@ -52,7 +77,8 @@ CREATE FUNCTION genie_fdw_stats(
     OUT slot_wait_seconds double precision,
     OUT polls bigint,
     OUT bytes bigint,
-    OUT rows bigint)
+    OUT rows bigint,
+    OUT cache_misses bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

@@ -8,7 +8,11 @@
  * a conversation, poll the message with growing waits, fetch the query
  * result, or start and poll a full-result download) driven by
  * genie_askset_next, which returns answers in the order they complete.
- * Answers come from the answer cache when it holds them, and go into it.
+ * Answers come from the answer cache when it holds them, and go into it
+ * whole (every chunk of an inline result is fetched for the cache).  With
+ * the shared cache, a question another session is asking already is not
+ * asked again: the ask waits for that answer (PH_FLIGHT), and asks itself
+ * only if the other session gives up.
  *
  * Ownership: the set lives in the caller's memory context (the scan's
  * batch context); each question has a context of its own, a child of the
@@ -60,6 +64,7 @@
 typedef enum AskPhase
 {
 	PH_NEW,						/* not started */
+	PH_FLIGHT,					/* another session is asking it: wait */
 	PH_SLOT,					/* waiting for a question slot (limiter) */
 	PH_SEND,					/* the step's request is to be sent now */
 	PH_CALL,					/* the step's request is in flight */
@@ -104,6 +109,8 @@ typedef struct GenieAsk
 	GdDownload	download;		/* full_results: the download's ids */
 	GenieCachedAnswer raw;		/* the bodies the answer came from, for
 								 * the answer cache */
+	bool		cache_checked;	/* looked up (and not waiting) */
+	int			flight;			/* the shared cache's flight owned, or -1 */
 } GenieAsk;
 
 struct GenieAskSet
@@ -182,6 +189,7 @@ genie_askset_add(GenieAskSet *set, const char *question, const char *conversatio
 	ask->target_conversation = conversation_id ? pstrdup(conversation_id) : NULL;
 	MemoryContextSwitchTo(old);
 	ask->phase = PH_NEW;
+	ask->flight = -1;
 	set->asks[set->nasks++] = ask;
 }
 
@@ -652,9 +660,11 @@ ask_advance(GenieAsk *ask, double now)
 
 /*
  * ask_from_cache
- *		Answer an ask from the answer cache, when it holds a live answer.
+ *		Answer an ask from the answer cache, when it holds a live answer
+ *		(GENIE_CACHE_HIT); GENIE_CACHE_WAIT when another session is asking
+ *		it; GENIE_CACHE_MISS when this ask must ask (owning the flight).
  */
-static bool
+static GenieCacheResult
 ask_from_cache(GenieAsk *ask)
 {
 	const GenieOptions *opts = ask->set->opts;
@@ -663,32 +673,93 @@ ask_from_cache(GenieAsk *ask)
 	GdArena    *arena;
 	GdError		err;
 	MemoryContext old;
+	GenieCacheResult r;
 	bool		ok;
+	int			i;
 
-	if (opts->cache_ttl <= 0)
-		return false;
+	/* full-result answers are never cached (their links expire) */
+	if (opts->cache_ttl <= 0 || opts->full_results)
+		return GENIE_CACHE_MISS;
 	old = MemoryContextSwitchTo(ask->cxt);
-	if (!genie_cache_lookup(opts, ask->target_conversation, a->question, &c))
+	r = genie_cache_lookup(opts, ask->target_conversation, a->question, &c, &ask->flight);
+	if (r != GENIE_CACHE_HIT)
 	{
 		MemoryContextSwitchTo(old);
-		return false;
+		if (r == GENIE_CACHE_MISS)
+			genie_stats_add(opts, GSTAT_CACHE_MISSES, 1);
+		return r;
 	}
 	arena = genie_arena(ask->cxt);
 	ok = gd_decode_message(c.message_body, c.message_len, arena, &a->message, &err);
 	if (ok && c.result_body)
 		ok = gd_decode_statement(c.result_body, c.result_len, arena, &a->statement, &err);
+	a->held = palloc0(sizeof(GdChunk) * Max(c.nchunks, 1));
+	for (i = 0; ok && i < c.nchunks; i++)
+		ok = gd_scan_chunk(c.chunk_bodies[i], c.chunk_lens[i], arena, &a->held[i], &err);
 	MemoryContextSwitchTo(old);
 	if (!ok)
-		return false;			/* cannot happen: it decoded before */
+		return GENIE_CACHE_MISS;	/* cannot happen: it decoded before */
+	a->nheld = c.nchunks;
+	a->whole = true;
 	a->conversation_id = c.conversation_id;
 	a->message_id = c.message_id;
 	a->has_result = c.result_body != NULL;
 	if (a->has_result && a->statement.statement_id)
 		a->message.statement_id = a->statement.statement_id;
 	a->from_cache = true;
+	a->from_shared_cache = c.shared;
 	genie_limiter_cancel_wait(opts);
 	genie_stats_add(opts, GSTAT_CACHE_HITS, 1);
-	return true;
+	return GENIE_CACHE_HIT;
+}
+
+/*
+ * ask_cache_answer
+ *		A completed answer goes into the answer cache, whole: the further
+ *		chunks of an inline result are fetched now (they stay with the
+ *		answer, so the scan makes no more requests).  Ends this ask's
+ *		shared flight either way.
+ */
+static void
+ask_cache_answer(GenieAsk *ask)
+{
+	GenieAnswer *a = ask->answer;
+	const GenieOptions *opts = ask->set->opts;
+
+	if (a->from_cache || ask->raw.message_body == NULL || opts->cache_ttl <= 0 ||
+		opts->full_results)
+	{
+		genie_cache_release(ask->flight);
+		ask->flight = -1;
+		return;
+	}
+	ask->raw.conversation_id = a->conversation_id;
+	ask->raw.message_id = a->message_id;
+	if (a->has_result &&
+		!genie_answer_fetch_rest(opts, a, ask->set->stats, genie_cache_max_bytes(), &ask->raw))
+	{
+		/* too large to cache: the scan reads the rest as usual */
+		genie_cache_release(ask->flight);
+		ask->flight = -1;
+		return;
+	}
+	genie_cache_store(opts, ask->target_conversation, a->question, &ask->raw, ask->flight);
+	ask->flight = -1;
+}
+
+/* Error when waiting for another session's answer used up answer_timeout. */
+static void
+ask_check_flight_timeout(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+
+	if (ask_time_left(ask) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
+				 errdetail("Another session was asking the same question."),
+				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
+						 opts->server_name)));
 }
 
 /*
@@ -729,25 +800,37 @@ genie_askset_next(GenieAskSet *set)
 				ask_set_step(ask, STEP_POST);
 				ask->phase = PH_SLOT;
 			}
-			if (ask->phase == PH_SLOT && ask->retries == 0 && ask->rate_retries == 0 &&
-				ask_from_cache(ask))
-				ask->phase = PH_DONE;
-			if (ask->phase != PH_DONE)
+			if ((ask->phase == PH_SLOT && !ask->cache_checked) || ask->phase == PH_FLIGHT)
+			{
+				switch (ask_from_cache(ask))
+				{
+					case GENIE_CACHE_HIT:
+						ask->phase = PH_DONE;
+						break;
+					case GENIE_CACHE_MISS:
+						ask->cache_checked = true;
+						ask->phase = PH_SLOT;
+						break;
+					case GENIE_CACHE_WAIT:
+						/* the asker sets our latch when it is done */
+						if (ask->phase != PH_FLIGHT)
+							ask_progress(ask, "waiting for another session asking the same question");
+						ask->phase = PH_FLIGHT;
+						ask_check_flight_timeout(ask);
+						ask->wake = now + 1.0;
+						break;
+				}
+			}
+			if (ask->phase != PH_DONE && ask->phase != PH_FLIGHT)
 				ask_advance(ask, now);
 			if (ask->phase == PH_DONE && !ask->returned)
 			{
-				if (!ask->answer->from_cache && ask->raw.message_body)
-				{
-					ask->raw.conversation_id = ask->answer->conversation_id;
-					ask->raw.message_id = ask->answer->message_id;
-					genie_cache_store(set->opts, ask->target_conversation,
-									  ask->answer->question, &ask->raw);
-				}
+				ask_cache_answer(ask);
 				ask->returned = true;
 				set->nreturned++;
 				return ask->answer;
 			}
-			if (ask->phase == PH_SLEEP || ask->phase == PH_SLOT)
+			if (ask->phase == PH_SLEEP || ask->phase == PH_SLOT || ask->phase == PH_FLIGHT)
 				next_wake = Min(next_wake, ask->wake);
 		}
 		{
@@ -780,6 +863,8 @@ genie_askset_abandon(GenieAskSet *set)
 		ask->call = NULL;
 		if (ask->phase == PH_SLOT)
 			genie_limiter_cancel_wait(set->opts);
+		genie_cache_release(ask->flight);
+		ask->flight = -1;
 		if (ask->phase != PH_DONE)
 			ask->phase = PH_DONE;
 		ask->returned = true;

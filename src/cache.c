@@ -1,20 +1,28 @@
 /*-------------------------------------------------------------------------
  *
  * cache.c
- *		  The answer cache: Genie answers kept in backend memory.
+ *		  The answer cache: what is cached, under which key, and the
+ *		  per-backend cache.
  *
- * Owns the cache of answered questions, keyed by everything that changes
- * an answer or who may see it: the user mapping whose credentials fetched
- * it (as postgres_fdw keys connections; a mapping FOR PUBLIC is shared by
- * the roles it serves, as its owner intends), workspace host, space,
- * follow-up conversation, question text and full_results.  Any change to
- * a user mapping or server empties the cache (syscache invalidation).  An entry keeps the raw JSON
- * of the final message and of its query result's first chunk (decoded
- * again on a hit, so the decoders stay the one place that reads JSON),
- * lives for the table's or server's cache_ttl seconds, and the whole cache
- * is bounded by genie_fdw.cache_size kilobytes, least recently used first
- * out.  Dashboards refreshing the same tile then do not spend the
- * workspace's question quota.  genie_fdw_cache_clear() empties it.
+ * Owns the cache of answered questions as the ask engine sees it, keyed by
+ * everything that changes an answer or who may see it: the user mapping
+ * whose credentials fetched it (as postgres_fdw keys connections; a mapping
+ * FOR PUBLIC is shared by the roles it serves, as its owner intends),
+ * full_results, workspace host, space, follow-up conversation and question
+ * text.  An answer is cached whole: the raw JSON of the final message, of
+ * its query result (manifest and first chunk) and of every further chunk
+ * of an inline result (decoded again on a hit, so the decoders stay the one
+ * place that reads JSON), for the table's or server's cache_ttl seconds.
+ * Dashboards refreshing the same tile then spend no question quota and make
+ * no request.
+ *
+ * When genie_fdw is preloaded with genie_fdw.shared_cache_size > 0, answers
+ * live in the shared cache (shared_cache.c: one cache for every session,
+ * single flight); cache.c serializes them into its blobs.  Otherwise each
+ * backend keeps its own, bounded by genie_fdw.cache_size kilobytes, least
+ * recently used first out.  Any change to a user mapping or server drops
+ * its answers (syscache invalidation: the whole local cache, the shared
+ * entries of that mapping or server).  genie_fdw_cache_clear() empties both.
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -28,7 +36,11 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
 #include "lib/ilist.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -41,13 +53,13 @@ typedef struct CacheEntry
 {
 	dlist_node	node;			/* most recently used first */
 	char	   *key;
+	TimestampTz created;
 	TimestampTz expires;
-	char	   *conversation_id;
-	char	   *message_id;
-	char	   *message_body;
-	size_t		message_len;
-	char	   *result_body;	/* NULL for a text-only answer */
-	size_t		result_len;
+	Oid			serverid;
+	Oid			umid;
+	int64		hits;
+	char	   *blob;			/* the serialized answer */
+	size_t		bloblen;
 	size_t		size;
 } CacheEntry;
 
@@ -55,15 +67,19 @@ static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static size_t cache_bytes = 0;
 static MemoryContext cache_cxt = NULL;
 
-/* GUC: the cache's size limit, kilobytes */
+/* GUC: the per-backend cache's size limit, kilobytes */
 int			genie_cache_size_kb = 65536;
 
 PG_FUNCTION_INFO_V1(genie_fdw_cache_clear);
 
+/*
+ * cache_key
+ *		umid \\x01 f|i \\x01 host \\x01 space \\x01 conversation \\x01 question
+ *		(\\x01 cannot occur in the parts; genie_cache_row splits on it).
+ */
 static char *
 cache_key(const GenieOptions *opts, const char *conversation, const char *question)
 {
-	/* \x01 cannot occur in the parts: use it as the separator */
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -78,17 +94,105 @@ cache_key(const GenieOptions *opts, const char *conversation, const char *questi
 	return buf.data;
 }
 
+/* ----------
+ * Serialized answers: each part as a 64-bit length and its bytes (length
+ * -1: NULL)
+ * ----------
+ */
+static void
+put_part(StringInfo buf, const char *p, size_t len)
+{
+	int64		n = p ? (int64) len : -1;
+
+	appendBinaryStringInfo(buf, (const char *) &n, sizeof(n));
+	if (p)
+		appendBinaryStringInfo(buf, p, (int) len);
+}
+
+static char *
+serialize(const GenieCachedAnswer *ans, size_t *len)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	put_part(&buf, ans->conversation_id, strlen(ans->conversation_id));
+	put_part(&buf, ans->message_id, strlen(ans->message_id));
+	put_part(&buf, ans->message_body, ans->message_len);
+	put_part(&buf, ans->result_body, ans->result_len);
+	put_part(&buf, (const char *) &ans->nchunks, sizeof(ans->nchunks));
+	for (i = 0; i < ans->nchunks; i++)
+		put_part(&buf, ans->chunk_bodies[i], ans->chunk_lens[i]);
+	*len = buf.len;
+	return buf.data;
+}
+
+/* The next part of a blob, a NUL-terminated copy; false at a bad blob. */
+static bool
+get_part(const char **p, const char *end, char **out, size_t *len)
+{
+	int64		n;
+
+	if (end - *p < (ptrdiff_t) sizeof(n))
+		return false;
+	memcpy(&n, *p, sizeof(n));
+	*p += sizeof(n);
+	if (n < 0)
+	{
+		*out = NULL;
+		*len = 0;
+		return true;
+	}
+	if (end - *p < n)
+		return false;
+	*out = palloc(n + 1);
+	memcpy(*out, *p, n);
+	(*out)[n] = '\0';
+	*len = (size_t) n;
+	*p += n;
+	return true;
+}
+
+static bool
+deserialize(const char *blob, size_t bloblen, GenieCachedAnswer *ans)
+{
+	const char *p = blob;
+	const char *end = blob + bloblen;
+	char	   *n;
+	size_t		len;
+	int			i;
+
+	memset(ans, 0, sizeof(*ans));
+	if (!get_part(&p, end, &ans->conversation_id, &len) ||
+		!get_part(&p, end, &ans->message_id, &len) ||
+		!get_part(&p, end, &ans->message_body, &ans->message_len) ||
+		!get_part(&p, end, &ans->result_body, &ans->result_len) ||
+		!get_part(&p, end, &n, &len) || n == NULL || len != sizeof(int) ||
+		ans->conversation_id == NULL || ans->message_id == NULL || ans->message_body == NULL)
+		return false;
+	memcpy(&ans->nchunks, n, sizeof(int));
+	if (ans->nchunks < 0 || ans->nchunks > 1000000)
+		return false;
+	ans->chunk_bodies = palloc(sizeof(char *) * Max(ans->nchunks, 1));
+	ans->chunk_lens = palloc(sizeof(size_t) * Max(ans->nchunks, 1));
+	for (i = 0; i < ans->nchunks; i++)
+		if (!get_part(&p, end, &ans->chunk_bodies[i], &ans->chunk_lens[i]) ||
+			ans->chunk_bodies[i] == NULL)
+			return false;
+	return p == end;
+}
+
+/* ----------
+ * The per-backend cache
+ * ----------
+ */
 static void
 entry_free(CacheEntry *e)
 {
 	dlist_delete(&e->node);
 	cache_bytes -= e->size;
 	pfree(e->key);
-	pfree(e->conversation_id);
-	pfree(e->message_id);
-	pfree(e->message_body);
-	if (e->result_body)
-		pfree(e->result_body);
+	pfree(e->blob);
 	pfree(e);
 }
 
@@ -113,59 +217,19 @@ cache_find(const char *key)
 	return NULL;
 }
 
-/*
- * genie_cache_lookup
- *		A live cached answer to this question, copied into
- *		CurrentMemoryContext; false when there is none (or caching is off).
- */
-bool
-genie_cache_lookup(const GenieOptions *opts, const char *conversation,
-				   const char *question, GenieCachedAnswer *out)
-{
-	char	   *key;
-	CacheEntry *e;
-
-	if (opts->cache_ttl <= 0 || dlist_is_empty(&cache_lru))
-		return false;
-	key = cache_key(opts, conversation, question);
-	e = cache_find(key);
-	pfree(key);
-	if (e == NULL)
-		return false;
-	dlist_move_head(&cache_lru, &e->node);
-	out->conversation_id = pstrdup(e->conversation_id);
-	out->message_id = pstrdup(e->message_id);
-	out->message_body = pnstrdup(e->message_body, e->message_len);
-	out->message_len = e->message_len;
-	out->result_body = e->result_body ? pnstrdup(e->result_body, e->result_len) : NULL;
-	out->result_len = e->result_len;
-	return true;
-}
-
-/*
- * genie_cache_store
- *		Keep an answer for opts->cache_ttl seconds.
- */
-void
-genie_cache_store(const GenieOptions *opts, const char *conversation,
-				  const char *question, const GenieCachedAnswer *ans)
+static void
+local_store(const GenieOptions *opts, const char *key, const char *blob, size_t bloblen)
 {
 	MemoryContext old;
 	CacheEntry *e;
-	char	   *key;
-	size_t		size;
+	size_t		size = bloblen + strlen(key) + 256;
 	size_t		limit = (size_t) genie_cache_size_kb * 1024;
 
-	if (opts->cache_ttl <= 0 || ans->message_body == NULL)
-		return;
-	size = ans->message_len + ans->result_len + strlen(question) + 256;
 	if (size > limit)
 		return;
-
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "genie_fdw answer cache",
 										  ALLOCSET_DEFAULT_SIZES);
-	key = cache_key(opts, conversation, question);
 	e = cache_find(key);
 	if (e)
 		entry_free(e);
@@ -176,19 +240,133 @@ genie_cache_store(const GenieOptions *opts, const char *conversation,
 	old = MemoryContextSwitchTo(cache_cxt);
 	e = palloc0(sizeof(CacheEntry));
 	e->key = pstrdup(key);
-	e->expires = GetCurrentTimestamp() + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC);
-	e->conversation_id = pstrdup(ans->conversation_id);
-	e->message_id = pstrdup(ans->message_id);
-	e->message_body = pnstrdup(ans->message_body, ans->message_len);
-	e->message_len = ans->message_len;
-	e->result_body = ans->result_body ? pnstrdup(ans->result_body, ans->result_len) : NULL;
-	e->result_len = ans->result_len;
+	e->created = GetCurrentTimestamp();
+	e->expires = e->created + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC);
+	e->serverid = opts->serverid;
+	e->umid = opts->umid;
+	e->blob = palloc(bloblen);
+	memcpy(e->blob, blob, bloblen);
+	e->bloblen = bloblen;
 	e->size = size;
 	MemoryContextSwitchTo(old);
-	pfree(key);
 
 	dlist_push_head(&cache_lru, &e->node);
 	cache_bytes += size;
+}
+
+/* ----------
+ * The interface of the ask engine
+ * ----------
+ */
+
+/*
+ * genie_cache_max_bytes
+ *		The largest answer worth fetching whole for the cache.
+ */
+size_t
+genie_cache_max_bytes(void)
+{
+	if (genie_shared_cache_active())
+		return (size_t) genie_shared_cache_kb * 1024 / 4;
+	return (size_t) genie_cache_size_kb * 1024;
+}
+
+/*
+ * genie_cache_lookup
+ *		A live cached answer to this question, copied into
+ *		CurrentMemoryContext (GENIE_CACHE_HIT).  GENIE_CACHE_MISS: ask it;
+ *		*flight is the shared flight this backend now owns (or -1), to be
+ *		passed to genie_cache_store or genie_cache_release.
+ *		GENIE_CACHE_WAIT: another session is asking it; look again when the
+ *		latch is set.
+ */
+GenieCacheResult
+genie_cache_lookup(const GenieOptions *opts, const char *conversation,
+				   const char *question, GenieCachedAnswer *out, int *flight)
+{
+	char	   *key;
+	char	   *blob = NULL;
+	size_t		bloblen = 0;
+	bool		shared = genie_shared_cache_active();
+
+	*flight = -1;
+	if (opts->cache_ttl <= 0 || (!shared && dlist_is_empty(&cache_lru)))
+		return GENIE_CACHE_MISS;
+	key = cache_key(opts, conversation, question);
+	if (shared)
+	{
+		switch (genie_shared_cache_get(key, strlen(key), &blob, &bloblen, flight))
+		{
+			case SC_HIT:
+				break;
+			case SC_WAIT:
+				pfree(key);
+				return GENIE_CACHE_WAIT;
+			case SC_ASK:
+				pfree(key);
+				return GENIE_CACHE_MISS;
+		}
+	}
+	else
+	{
+		CacheEntry *e = cache_find(key);
+
+		if (e == NULL)
+		{
+			pfree(key);
+			return GENIE_CACHE_MISS;
+		}
+		dlist_move_head(&cache_lru, &e->node);
+		e->hits++;
+		blob = e->blob;
+		bloblen = e->bloblen;
+	}
+	pfree(key);
+	if (!deserialize(blob, bloblen, out))
+		return GENIE_CACHE_MISS;	/* cannot happen: we wrote it */
+	out->shared = shared;
+	return GENIE_CACHE_HIT;
+}
+
+/*
+ * genie_cache_store
+ *		Keep a completed answer for opts->cache_ttl seconds, and end the
+ *		shared flight (when this backend owns one).
+ */
+void
+genie_cache_store(const GenieOptions *opts, const char *conversation,
+				  const char *question, const GenieCachedAnswer *ans, int flight)
+{
+	char	   *key;
+	char	   *blob;
+	size_t		bloblen;
+
+	if (opts->cache_ttl <= 0 || ans->message_body == NULL)
+	{
+		genie_cache_release(flight);
+		return;
+	}
+	key = cache_key(opts, conversation, question);
+	blob = serialize(ans, &bloblen);
+	if (genie_shared_cache_active())
+		genie_shared_cache_put(key, strlen(key), blob, bloblen, opts,
+							   GetCurrentTimestamp() + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC),
+							   flight);
+	else
+		local_store(opts, key, blob, bloblen);
+	pfree(blob);
+	pfree(key);
+}
+
+/*
+ * genie_cache_release
+ *		Give up a shared flight without an answer (failed, cancelled, not
+ *		cacheable): a waiting session asks instead.
+ */
+void
+genie_cache_release(int flight)
+{
+	genie_shared_cache_release(flight);
 }
 
 static int64
@@ -209,17 +387,87 @@ static void
 cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
 	(void) cache_clear();
+	if (genie_shared_cache_active())
+		genie_shared_cache_invalidate(cacheid, hashvalue);
 }
 
 /*
  * genie_fdw_cache_clear
- *		SQL function: empty this backend's answer cache; returns how many
- *		answers were dropped.
+ *		SQL function: empty the answer cache, the shared one for every
+ *		session and this session's own; returns how many answers were
+ *		dropped.  EXECUTE is revoked from PUBLIC.
  */
 Datum
 genie_fdw_cache_clear(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(cache_clear());
+	int64		n = cache_clear();
+
+	if (genie_shared_cache_active())
+		n += genie_shared_cache_clear();
+	PG_RETURN_INT64(n);
+}
+
+/*
+ * genie_cache_row
+ *		One row of genie_fdw_cache() from an entry's key and figures.
+ */
+void
+genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
+				const char *key, size_t bytes, int64 hits, int64 age_us, int64 left_us)
+{
+	Datum		values[10];
+	bool		nulls[10];
+	char	   *parts[6];
+	char	   *k = pstrdup(key);
+	int			n = 0;
+	char	   *p = k;
+
+	memset(nulls, 0, sizeof(nulls));
+	while (n < 6)
+	{
+		char	   *sep = n < 5 ? strchr(p, '\x01') : NULL;
+
+		parts[n++] = p;
+		if (sep == NULL)
+			break;
+		*sep = '\0';
+		p = sep + 1;
+	}
+	if (n < 6)
+		return;					/* not a key cache_key wrote */
+	values[0] = server ? CStringGetTextDatum(server) : (Datum) 0;
+	nulls[0] = server == NULL;
+	values[1] = role ? CStringGetTextDatum(role) : (Datum) 0;
+	nulls[1] = role == NULL;
+	values[2] = CStringGetTextDatum(parts[3]);
+	values[3] = CStringGetTextDatum(parts[4]);
+	nulls[3] = parts[4][0] == '\0';
+	values[4] = CStringGetTextDatum(parts[5]);
+	values[5] = BoolGetDatum(parts[1][0] == 'f');
+	values[6] = Int64GetDatum((int64) bytes);
+	values[7] = Int64GetDatum(hits);
+	values[8] = Float8GetDatum(age_us / 1000000.0);
+	values[9] = Float8GetDatum(Max(left_us, 0) / 1000000.0);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* genie_fdw_cache() without the shared cache: this session's entries. */
+void
+genie_local_cache_rows(ReturnSetInfo *rsinfo)
+{
+	dlist_iter	iter;
+	TimestampTz now = GetCurrentTimestamp();
+
+	dlist_foreach(iter, &cache_lru)
+	{
+		CacheEntry *e = dlist_container(CacheEntry, node, iter.cur);
+		ForeignServer *server = GetForeignServerExtended(e->serverid, FSV_MISSING_OK);
+
+		if (e->expires <= now)
+			continue;
+		genie_cache_row(rsinfo, server ? server->servername : NULL, genie_mapping_role(e->umid), e->key,
+						e->size, e->hits, now - e->created, e->expires - now);
+	}
 }
 
 void
@@ -230,10 +478,12 @@ genie_cache_init(void)
 
 	DefineCustomIntVariable("genie_fdw.cache_size",
 							"Size limit of a backend's Genie answer cache.",
-							"Answers are cached only for servers or tables with cache_ttl > 0.",
+							"Answers are cached only for servers or tables with cache_ttl > 0; "
+							"with the shared cache (genie_fdw.shared_cache_size), this one is unused.",
 							&genie_cache_size_kb,
 							65536, 0, INT_MAX / 1024,
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	genie_shared_cache_init();
 }

@@ -23,6 +23,10 @@
  * storage is reported with its HTTP status and the storage's error code
  * only, never its body.
  *
+ * An answer from the answer cache (or fetched whole to be cached,
+ * genie_answer_fetch_rest) holds all its chunks in its own memory: the
+ * cursor then returns them without any request.
+ *
  * Ownership: a cursor lives in a memory context of its own (a child of the
  * context it was opened in) that holds the cursor, where the next chunk
  * comes from, and the two chunk contexts (current, prefetched).  The
@@ -65,6 +69,7 @@ struct GenieCursor
 	GdChunk    *current;
 	bool		first_pending;	/* the answer's first chunk not yet
 								 * returned */
+	int			held_next;		/* next of the answer's held chunks */
 	ChunkSource next;			/* after current */
 
 	/* the prefetch of "next" into chunk_cxt[1 - cur] */
@@ -608,6 +613,80 @@ prefetch_step(GenieCursor *cur)
 }
 
 /*
+ * genie_answer_fetch_rest
+ *		Fetch every chunk after the first of an inline answer into the
+ *		answer's memory (answer->held; the cursor returns them without a
+ *		request), and a copy of each chunk's response into raw for the
+ *		answer cache.  Stops when the responses pass max_bytes: the answer
+ *		then keeps the chunks fetched so far and the cursor fetches the rest
+ *		as usual; returns whether the answer is now whole.
+ */
+bool
+genie_answer_fetch_rest(const GenieOptions *opts, GenieAnswer *answer,
+						GenieCallStats *stats, size_t max_bytes, GenieCachedAnswer *raw)
+{
+	MemoryContext old = MemoryContextSwitchTo(answer->cxt);
+	const GdChunk *prev = &answer->statement.result;
+	size_t		bytes = raw->message_len + raw->result_len;
+	int			max = 4;
+
+	raw->nchunks = 0;
+	raw->chunk_bodies = palloc(sizeof(char *) * max);
+	raw->chunk_lens = palloc(sizeof(size_t) * max);
+	answer->held = palloc0(sizeof(GdChunk) * max);
+	answer->nheld = 0;
+	for (;;)
+	{
+		const char *link = prev->next_chunk_link;
+		char	   *url;
+		HttpResponse resp;
+		GdError		err;
+		GdChunk    *c;
+
+		if (link && link[0] == '/' && api_link_ok(link))
+			url = psprintf("%s%s", opts->host, link);
+		else if (prev->has_next_index && answer->statement.statement_id)
+			url = psprintf("%s/api/2.0/sql/statements/%s/result/chunks/%lld", opts->host,
+						   genie_url_segment(answer->statement.statement_id),
+						   (long long) prev->next_chunk_index);
+		else if (link == NULL && !prev->has_next_index)
+		{
+			answer->whole = true;	/* that was the last chunk */
+			break;
+		}
+		else
+			break;				/* the cursor reports what it cannot follow */
+		if (bytes > max_bytes)
+			break;
+		genie_request(opts, "GET", url, NULL, REQ_READ, "a result chunk", &resp, stats);
+		if (answer->nheld == max)
+		{
+			max *= 2;
+			raw->chunk_bodies = repalloc(raw->chunk_bodies, sizeof(char *) * max);
+			raw->chunk_lens = repalloc(raw->chunk_lens, sizeof(size_t) * max);
+			answer->held = repalloc(answer->held, sizeof(GdChunk) * max);
+		}
+		/* the scanner rewrites the body in place: cache a copy */
+		raw->chunk_bodies[answer->nheld] = pnstrdup(resp.body, resp.len);
+		raw->chunk_lens[answer->nheld] = resp.len;
+		c = &answer->held[answer->nheld];
+		memset(c, 0, sizeof(GdChunk));
+		if (!gd_scan_chunk(resp.body, resp.len, genie_arena(answer->cxt), c, &err))
+			genie_report_decode_error(opts, &resp, &err, "a result chunk");
+		if (c->n_links > 0 && c->nrows == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Genie's inline result continues with an external link")));
+		bytes += resp.len;
+		answer->nheld++;
+		raw->nchunks++;
+		prev = c;
+	}
+	MemoryContextSwitchTo(old);
+	return answer->whole;
+}
+
+/*
  * genie_cursor_open
  *		A cursor over the answer's result (which must have one), in a new
  *		child context of CurrentMemoryContext; the answer must outlive it.
@@ -657,9 +736,25 @@ genie_cursor_next(GenieCursor *cur)
 		}
 		else
 			cur->current = (GdChunk *) first;
-		set_next_from_chunk(cur, first);
-		prefetch_step(cur);
+		if (cur->answer->nheld == 0 && !cur->answer->whole)
+		{
+			set_next_from_chunk(cur, first);
+			prefetch_step(cur);
+		}
 		return cur->current;
+	}
+
+	/* chunks the answer holds in memory: no request */
+	if (cur->held_next < cur->answer->nheld)
+	{
+		c = &cur->answer->held[cur->held_next++];
+		cur->current = c;
+		if (cur->held_next == cur->answer->nheld && !cur->answer->whole)
+		{
+			set_next_from_chunk(cur, c);
+			prefetch_step(cur);
+		}
+		return c;
 	}
 
 	if (!cur->next.valid)

@@ -992,7 +992,7 @@ genieExplainForeignScan(ForeignScanState *node, ExplainState *es)
 				ExplainPropertyText("Genie SQL", sql, es);
 			}
 			if (a->from_cache)
-				ExplainPropertyText("Genie Cache", "hit", es);
+				ExplainPropertyText("Genie Cache", a->from_shared_cache ? "shared hit" : "hit", es);
 		}
 		ExplainPropertyInteger("Genie Polls", NULL, gs->stats.polls, es);
 		ExplainPropertyInteger("Genie Requests", NULL, gs->stats.requests, es);

@@ -16,7 +16,10 @@
  *	chunks.c		the chunk cursor, prefetch, external link policy
  *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
  *	convert.c		answer values to Datums, column mapping, jsonb rows
- *	cache.c			the answer cache
+ *	cache.c			the answer cache: keys, serialized answers, the
+ *					per-backend cache
+ *	shared_cache.c	the answer cache shared by all sessions (preloaded):
+ *					shared memory, LRU, single flight, genie_fdw_cache()
  *	catalog.c		genie_spaces(), IMPORT FOREIGN SCHEMA, deleting old
  *					conversations, and the list/delete requests they make
  *	limiter.c		the cross-backend question limiter, counters
@@ -38,8 +41,10 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/palloc.h"
@@ -214,8 +219,12 @@ typedef struct GenieAnswer
 	GdMessage	message;
 	bool		has_result;
 	bool		from_cache;
+	bool		from_shared_cache;
 	bool		full_result;	/* from a full-result download */
 	GdStatement statement;		/* with the first chunk */
+	int			nheld;			/* chunks after the first held in memory */
+	GdChunk    *held;			/* (a cached or cacheable answer) */
+	bool		whole;			/* the first and held chunks are all */
 } GenieAnswer;
 
 typedef struct GenieAskSet GenieAskSet;
@@ -252,13 +261,62 @@ typedef struct GenieCachedAnswer
 	size_t		message_len;
 	char	   *result_body;	/* a query-result response, or NULL */
 	size_t		result_len;
+	int			nchunks;		/* further chunks of an inline result */
+	char	  **chunk_bodies;	/* chunk responses, as received */
+	size_t	   *chunk_lens;
+	bool		shared;			/* found in the shared cache */
 } GenieCachedAnswer;
 
+typedef enum GenieCacheResult
+{
+	GENIE_CACHE_MISS,			/* ask (owning the flight, if any) */
+	GENIE_CACHE_HIT,
+	GENIE_CACHE_WAIT			/* another session asks it: look again */
+} GenieCacheResult;
+
+extern int	genie_cache_size_kb;
 extern void genie_cache_init(void);
-extern bool genie_cache_lookup(const GenieOptions *opts, const char *conversation,
-							   const char *question, GenieCachedAnswer *out);
+extern GenieCacheResult genie_cache_lookup(const GenieOptions *opts, const char *conversation,
+										   const char *question, GenieCachedAnswer *out,
+										   int *flight);
 extern void genie_cache_store(const GenieOptions *opts, const char *conversation,
-							  const char *question, const GenieCachedAnswer *ans);
+							  const char *question, const GenieCachedAnswer *ans,
+							  int flight);
+extern void genie_cache_release(int flight);
+extern size_t genie_cache_max_bytes(void);
+extern bool genie_answer_fetch_rest(const GenieOptions *opts, GenieAnswer *answer,
+									GenieCallStats *stats, size_t max_bytes,
+									GenieCachedAnswer *raw);
+extern void genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
+							const char *key, size_t bytes, int64 hits,
+							int64 age_us, int64 left_us);
+extern void genie_local_cache_rows(ReturnSetInfo *rsinfo);
+
+/* ----------
+ * shared_cache.c
+ * ----------
+ */
+typedef enum GenieSharedLookup
+{
+	SC_HIT,
+	SC_ASK,
+	SC_WAIT
+} GenieSharedLookup;
+
+extern int	genie_shared_cache_kb;
+extern void genie_shared_cache_init(void);
+extern void genie_shared_cache_shmem_request(void);
+extern void genie_shared_cache_shmem_startup(void);
+extern bool genie_shared_cache_active(void);
+extern GenieSharedLookup genie_shared_cache_get(const char *key, Size keylen, char **blob,
+												Size *bloblen, int *flight);
+extern void genie_shared_cache_put(const char *key, Size keylen, const char *blob,
+								   Size bloblen, const GenieOptions *opts,
+								   TimestampTz expires, int flight);
+extern void genie_shared_cache_release(int flight);
+extern int64 genie_shared_cache_clear(void);
+extern void genie_shared_cache_invalidate(int cacheid, uint32 hashvalue);
+extern char *genie_mapping_role(Oid umid);
 
 /* ----------
  * convert.c

@@ -643,6 +643,7 @@ limiter_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(limiter_shmem_size());
 	RequestNamedLWLockTranche(LIMITER_TRANCHE, 2);
+	genie_shared_cache_shmem_request();
 }
 
 /* shmem_startup_hook: create or attach to the shared state. */
@@ -684,6 +685,7 @@ limiter_shmem_startup(void)
 		}
 		s->free_place = 0;
 	}
+	genie_shared_cache_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	limiter = s;
 }
@@ -1073,8 +1075,8 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		ForeignServer *server = GetForeignServerExtended(rows[i].serverid, FSV_MISSING_OK);
-		Datum		values[9];
-		bool		nulls[9];
+		Datum		values[10];
+		bool		nulls[10];
 		int64	   *c = rows[i].counters;
 
 		if (server == NULL)
@@ -1092,6 +1094,8 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 		values[6] = Int64GetDatum(c[GSTAT_POLLS]);
 		values[7] = Int64GetDatum(c[GSTAT_BYTES]);
 		values[8] = Int64GetDatum(c[GSTAT_ROWS]);
+		/* cache_misses came with 1.1: a 1.0 definition has 9 columns */
+		values[9] = Int64GetDatum(c[GSTAT_CACHE_MISSES]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

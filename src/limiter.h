@@ -34,6 +34,7 @@ typedef enum GenieStat
 	GSTAT_POLLS,				/* polls of a message */
 	GSTAT_BYTES,				/* response bytes received */
 	GSTAT_ROWS,					/* answer rows returned */
+	GSTAT_CACHE_MISSES,			/* answers not in the answer cache, asked */
 	GSTAT__COUNT
 } GenieStat;
 
