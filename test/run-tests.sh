@@ -16,8 +16,11 @@
 source "$(dirname "$0")/lib.sh"
 
 GENIE_PG=${GENIE_PG:-15 18}
-# integration tests that also run on every major besides 15
-SERVER_SUITES="cancel leak limiter bi_drivers"
+# integration tests that also run on every major besides 15: server
+# behaviour (cancel, memory, shared memory: the limiter and the shared
+# cache), drivers, the typed fast paths against that server's input
+# functions, and the wait event (a custom one from 17 on)
+SERVER_SUITES="cancel leak limiter bi_drivers shared_cache convert wait_event"
 
 genie_install_deps bison flex zlib1g-dev
 
