@@ -104,6 +104,7 @@ typedef struct GenieAsk
 	double		wait_started;	/* genie_now() when the statement or
 								 * download wait began; 0: none yet */
 	double		started;		/* genie_now() at the start */
+	double		asked;			/* genie_now() when Genie took the question */
 	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
 	char	   *last_status;
 	GdDownload	download;		/* full_results: the download's ids */
@@ -474,6 +475,7 @@ ask_response(GenieAsk *ask)
 					ask_terminal(ask);
 				else
 				{
+					ask->asked = genie_now();
 					ask->interval = opts->poll_interval;
 					ask_set_step(ask, STEP_POLL);
 					ask_sleep(ask, ask->interval);
@@ -490,26 +492,30 @@ ask_response(GenieAsk *ask)
 			genie_stats_add(opts, GSTAT_POLLS, 1);
 			if (a->message.status &&
 				(ask->last_status == NULL || strcmp(ask->last_status, a->message.status) != 0))
-			{
 				ask_progress(ask, a->message.status);
-
-				/*
-				 * PENDING_WAREHOUSE and EXECUTING_QUERY are Genie's last
-				 * steps: the answer is near, so polling starts over at the
-				 * shortest interval (and grows again from there, should a
-				 * cold warehouse take minutes).
-				 */
-				if (strcmp(a->message.status, "PENDING_WAREHOUSE") == 0 ||
-					strcmp(a->message.status, "EXECUTING_QUERY") == 0)
-					ask->interval = opts->poll_interval / POLL_GROWTH;
-			}
 			ask->last_status = a->message.status;
 			if (gd_status_is_terminal(a->message.status))
 				ask_terminal(ask);
 			else
 			{
 				ask_check_timeout(ask);
-				ask->interval = Min(ask->interval * POLL_GROWTH, opts->max_poll_interval);
+
+				/*
+				 * PENDING_WAREHOUSE and EXECUTING_QUERY are Genie's last
+				 * steps: the answer is near, so the wait is the statement
+				 * wait's, proportional to the time waited (an answer is seen
+				 * within 10 % of it), but never shorter than poll_interval;
+				 * before them it grows by POLL_GROWTH from poll_interval.
+				 * Both stop at max_poll_interval.
+				 */
+				if (a->message.status &&
+					(strcmp(a->message.status, "PENDING_WAREHOUSE") == 0 ||
+					 strcmp(a->message.status, "EXECUTING_QUERY") == 0))
+					ask->interval = Max(opts->poll_interval,
+										STATUS_WAIT_FRACTION * (genie_now() - ask->asked));
+				else
+					ask->interval *= POLL_GROWTH;
+				ask->interval = Min(ask->interval, opts->max_poll_interval);
 				ask_set_step(ask, STEP_POLL);
 				ask_sleep(ask, Min(ask->interval,
 								   Max(0.0, opts->answer_timeout - (genie_now() - ask->started))));

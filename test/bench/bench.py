@@ -588,7 +588,7 @@ def source_poll_schedule():
     except (OSError, AttributeError):
         return None
     if "PENDING_WAREHOUSE" in api_c:
-        return None                          # status-aware: starts over near the end
+        return None                          # status-aware: proportional near the end
     t, i, out = 0.0, p, []
     while t < 25:
         t += i
@@ -1058,8 +1058,10 @@ def build_reading(rep):
         out.append("**Latency at defaults.** Time to first row minus T, medians, genie_fdw first: " +
                    "; ".join(lat) + ". What bounds genie_fdw's figures is the message's poll schedule, not "
                    "the row path: it polls after poll_interval (0.5 s), the wait growing ×1.5 up to "
-                   "max_poll_interval (5 s), and starts over at poll_interval in Genie's last steps "
-                   "(PENDING_WAREHOUSE, EXECUTING_QUERY). The two latency targets pull against each other: "
+                   "max_poll_interval (5 s); in Genie's last steps (PENDING_WAREHOUSE, EXECUTING_QUERY) "
+                   "the wait is max(poll_interval, 10 %% of the time waited since asking), so a long answer "
+                   "is seen within 10 %% of its time without the polls a restart at poll_interval costs. "
+                   "The two latency targets pull against each other: "
                    "the SDK waiter polls at once and then after 1, 2, 3, ... s (its k-th poll about "
                    "k(k-1)/2 s after asking), so 1.5 times its polls leave gaps of seconds near T, while "
                    "intervals of at most max(0.15 s, 10 %% of the time waited), which meet the latency "
