@@ -652,19 +652,24 @@ genie_converter_has_kind(const GenieConverter *conv, GenieColumnKind kind)
  *		Match answer columns to the result schema of one answer: exact name
  *		first, else case-insensitive.  When a column is missing, a NOTICE
  *		lists the columns the answer has, so the table can be fixed.
+ *		answer_cxt lives as long as the answer: the columns that are the
+ *		same in each of its rows are converted into it once.
  */
 void
-genie_converter_bind(GenieConverter *conv, const GdStatement *st)
+genie_converter_bind(GenieConverter *conv, const GdStatement *st,
+					 MemoryContext answer_cxt)
 {
 	StringInfoData missing;
 	int			i;
 
+	conv->const_cxt = answer_cxt;
 	initStringInfo(&missing);
 	for (i = 0; i < conv->natts; i++)
 	{
 		GenieColumnMap *col = &conv->cols[i];
 		int			j;
 
+		col->const_set = false;
 		col->answer_index = -1;
 		if (col->dropped || col->kind != GCOL_ANSWER)
 			continue;
@@ -901,7 +906,10 @@ suggestions_literal(GenieConverter *conv, const GenieColumnMap *col,
 /*
  * genie_convert_row
  *		Fill datums/nulls for one answer row (values may be NULL for an
- *		answer without a query: then only metadata columns are set).
+ *		answer without a query: then only metadata columns are set).  With
+ *		a statement (st), the answer was bound (genie_converter_bind) and
+ *		the metadata columns, the same in each of its rows, are converted
+ *		at its first row only.
  */
 void
 genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
@@ -928,6 +936,12 @@ genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 		datums[i] = (Datum) 0;
 		if (col->dropped)
 			continue;
+		if (st != NULL && col->const_set)
+		{
+			datums[i] = col->const_value;
+			nulls[i] = col->const_null;
+			continue;
+		}
 
 		conv->colname = col->answer_name;
 		conv->value = NULL;
@@ -982,10 +996,23 @@ genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 			conv->value = str;
 			conv->value_len = strlen(str);
 		}
-		else
-			continue;
-		datums[i] = convert_value(col, str, conv->value_len, &fast);
-		nulls[i] = false;
+		if (str != NULL)
+		{
+			/* a value of the whole answer: once, into the answer's memory */
+			MemoryContext old = (st != NULL && col->kind != GCOL_ANSWER && col->kind != GCOL_ROW)
+				? MemoryContextSwitchTo(conv->const_cxt) : NULL;
+
+			datums[i] = convert_value(col, str, conv->value_len, &fast);
+			nulls[i] = false;
+			if (old != NULL)
+				MemoryContextSwitchTo(old);
+		}
+		if (st != NULL && col->kind != GCOL_ANSWER && col->kind != GCOL_ROW)
+		{
+			col->const_value = datums[i];
+			col->const_null = nulls[i];
+			col->const_set = true;
+		}
 	}
 	conv->colname = NULL;
 	error_context_stack = errcb.previous;

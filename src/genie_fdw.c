@@ -677,7 +677,7 @@ begin_answer(GenieScanState *gs, GenieAnswer *answer)
 		return;
 	}
 
-	genie_converter_bind(gs->conv, &answer->statement);
+	genie_converter_bind(gs->conv, &answer->statement, answer->cxt);
 	{
 		MemoryContext old = MemoryContextSwitchTo(answer->cxt);
 

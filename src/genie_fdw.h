@@ -335,6 +335,15 @@ typedef struct GenieColumnMap
 	Oid			typioparam;
 	int			fast;			/* a typed fast path (convert.c), 0: none */
 	bool		dropped;
+
+	/*
+	 * A column whose value is the same in every row of an answer (the
+	 * question, the SQL, the ids, ...) is converted once per answer: its
+	 * Datum lives in the answer's memory (GenieConverter.const_cxt).
+	 */
+	bool		const_set;
+	bool		const_null;
+	Datum		const_value;
 } GenieColumnMap;
 
 typedef struct GenieConverter
@@ -348,6 +357,7 @@ typedef struct GenieConverter
 	const char *value;
 	size_t		value_len;
 	bool		server_is_utf8; /* UTF-8 or SQL_ASCII: no conversion */
+	MemoryContext const_cxt;	/* the bound answer's: its constant columns */
 
 	/*
 	 * Set by the caller for each row: the answer values are the in-place
@@ -358,7 +368,8 @@ typedef struct GenieConverter
 } GenieConverter;
 
 extern GenieConverter *genie_converter_create(Relation rel);
-extern void genie_converter_bind(GenieConverter *conv, const GdStatement *st);
+extern void genie_converter_bind(GenieConverter *conv, const GdStatement *st,
+								 MemoryContext answer_cxt);
 extern void genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 							  const GdStatement *st, char **values,
 							  const size_t *lens, int nvalues,

@@ -88,6 +88,8 @@ regress() {
 # Suites that do not depend on the PostgreSQL version: once.
 suite emulator python3 "$GENIE_ROOT/test/test_emulator.py"
 suite meta python3 "$GENIE_ROOT/test/check_meta.py"
+# the benchmark's emulator (a cache in front of ours) serves the same bytes
+suite bench-emulator python3 "$GENIE_ROOT/test/bench/bench_emulator.py" --selftest
 if command -v npm >/dev/null 2>&1; then
 	suite sdk-conformance bash "$GENIE_ROOT/test/sdk_conformance/run.sh"
 else

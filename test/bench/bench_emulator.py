@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -103,6 +104,65 @@ def response_bytes(self):
 # about 40 ms per request on Linux.  A real front end does not add that; every client here would.
 ge.Handler.disable_nagle_algorithm = True
 
+# When did each client see its answer?  The wall time the emulator first served a message as
+# COMPLETED ("answered_at" in the stats, by message id), so that the throughput figures can leave out
+# each client's own wait for the answer (its poll schedule, measured in the latency section).
+_answered = {}
+_asked = {}                      # message id -> wall time the question's reply was made
+_orig_get_message = ge.Emulator.h_get_message
+_orig_start = ge.Emulator.h_start_conversation
+_orig_create = ge.Emulator.h_create_message
+_orig_stats = ge.Emulator.stats
+
+
+def _note_asked(r):
+    if isinstance(r.obj, dict):
+        mid = r.obj.get("message_id") or r.obj.get("id")
+        if mid:
+            with _cache_lock:
+                _asked.setdefault(mid, time.time())
+    return r
+
+
+def start_conversation(self, *args, **kw):
+    return _note_asked(_orig_start(self, *args, **kw))
+
+
+def create_message(self, *args, **kw):
+    return _note_asked(_orig_create(self, *args, **kw))
+
+
+def get_message(self, req, s, c, m):
+    r = _orig_get_message(self, req, s, c, m)
+    if isinstance(r.obj, dict) and r.obj.get("status") == "COMPLETED":
+        with _cache_lock:
+            _answered.setdefault(m, time.time())
+    return r
+
+
+def stats(self):
+    d = _orig_stats(self)
+    with _cache_lock:
+        d["answered_at"] = dict(_answered)
+        d["asked_at"] = dict(_asked)
+    return d
+
+
+_orig_reset = ge.Emulator.reset
+
+
+def reset(self):
+    _orig_reset(self)
+    with _cache_lock:
+        _answered.clear()
+        _asked.clear()
+
+
+ge.Emulator.h_get_message = get_message
+ge.Emulator.h_start_conversation = start_conversation
+ge.Emulator.h_create_message = create_message
+ge.Emulator.reset = reset
+ge.Emulator.stats = stats
 ge.Emulator.chunk_json = chunk_json
 ge.Statement.byte_count = byte_count
 ge.Response.bytes = response_bytes
@@ -111,7 +171,7 @@ ge.Response.bytes = response_bytes
 def selftest():
     cols = ge.make_columns([["id", "BIGINT"], ["name", "STRING"], ["qty", "INT"],
                             ["amount", "DECIMAL(12,2)"], ["ts", "TIMESTAMP"], ["flag", "BOOLEAN"]])
-    st = ge.Statement(ge.GeneratedResult(2500, cols), None, 1000)
+    st = ge.Statement(ge.GeneratedResult(2500, cols), None, 1000, ge.Clock())
     emu = ge.Emulator.__new__(ge.Emulator)
     for i in range(st.chunk_count):
         want = json.dumps(_orig_chunk_json(emu, st, i, "http://x"), ensure_ascii=False).encode("utf-8")

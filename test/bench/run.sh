@@ -16,7 +16,7 @@ BENCH_DIR=$GENIE_ROOT/test/bench
 args=("$@")
 for a in "${args[@]}"; do
 	case $a in
-	--quick | --out=* | --reps=* | --save-raw=* | --skip=*) ;;
+	--quick | --cpu-only | --out=* | --reps=* | --save-raw=* | --skip=*) ;;
 	-h | --help)
 		sed -n '2,12p' "$0"
 		exit 0
