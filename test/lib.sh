@@ -68,6 +68,26 @@ genie_build_install() {
 	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
 }
 
+# Build genie_fdw with GENIE_DEBUG=1 (released memory poisoned, fault
+# injection) from a copy of the tree and install it into the selected
+# PostgreSQL; the normal build is installed again when the script exits.
+genie_install_debug_build() {
+	genie_tmpdir
+	local dbg=$GENIE_TMP/debug-build
+	mkdir -p "$dbg"
+	cp -r "$GENIE_ROOT/src" "$GENIE_ROOT/sql" "$GENIE_ROOT/expected" "$GENIE_ROOT/Makefile" \
+		"$GENIE_ROOT"/genie_fdw.control "$dbg/"
+	rm -f "$dbg"/src/*.o "$dbg"/*.so
+	say "building and installing the debug build (GENIE_DEBUG=1)"
+	make -C "$dbg" -s WERROR=1 GENIE_DEBUG=1 PG_CONFIG="$PG_BIN/pg_config" all >/dev/null
+	make -C "$dbg" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+	trap 'genie_reinstall_normal; genie_cleanup' EXIT
+}
+
+genie_reinstall_normal() {
+	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+}
+
 genie_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

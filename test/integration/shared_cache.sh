@@ -15,19 +15,7 @@
 # on exit.
 source "$(dirname "$0")/../lib.sh"
 
-genie_tmpdir
-dbg=$GENIE_TMP/debug-build
-mkdir -p "$dbg"
-cp -r "$GENIE_ROOT/src" "$GENIE_ROOT/sql" "$GENIE_ROOT/expected" "$GENIE_ROOT/Makefile" \
-	"$GENIE_ROOT"/genie_fdw.control "$dbg/"
-rm -f "$dbg"/src/*.o "$dbg"/*.so
-say "building and installing the debug build (GENIE_DEBUG=1)"
-make -C "$dbg" -s WERROR=1 GENIE_DEBUG=1 PG_CONFIG="$PG_BIN/pg_config" all >/dev/null
-make -C "$dbg" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
-reinstall_normal() {
-	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
-}
-trap 'reinstall_normal; genie_cleanup' EXIT
+genie_install_debug_build
 
 Q1='Which products generate the highest total sales value?'
 Q3='How many orders per region?'

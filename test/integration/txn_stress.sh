@@ -8,19 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 genie_install_deps python3-psycopg
-genie_tmpdir
-dbg=$GENIE_TMP/debug-build
-mkdir -p "$dbg"
-cp -r "$GENIE_ROOT/src" "$GENIE_ROOT/sql" "$GENIE_ROOT/expected" "$GENIE_ROOT/Makefile" \
-	"$GENIE_ROOT"/genie_fdw.control "$dbg/"
-rm -f "$dbg"/src/*.o "$dbg"/*.so
-say "building and installing the debug build (GENIE_DEBUG=1)"
-make -C "$dbg" -s WERROR=1 GENIE_DEBUG=1 PG_CONFIG="$PG_BIN/pg_config" all >/dev/null
-make -C "$dbg" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
-reinstall_normal() {
-	make -C "$GENIE_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
-}
-trap 'reinstall_normal; genie_cleanup' EXIT
+genie_install_debug_build
 
 genie_start_emulator --answer-seconds 0 --questions-per-minute 0 --chunk-rows 200
 genie_start_cluster log_min_messages=warning
