@@ -70,6 +70,9 @@ static CURL *handle_pool[HTTP_POOL_SIZE];
 static int	handle_pool_len = 0;
 
 /* One request in flight, in its own memory context (a child of its owner). */
+/* The most a response's Content-Length may make us allocate up front. */
+#define HTTP_PREALLOC_MAX ((uint64) 64 * 1024 * 1024)
+
 struct HttpCall
 {
 	MemoryContext cxt;			/* the call's own context */
@@ -232,7 +235,21 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	{
 		size_t		newcap = Max(call->cap * 2, 16384);
 		char	   *nb;
+		curl_off_t	announced = -1;
 
+		/*
+		 * The first bytes: size the buffer by Content-Length when the server
+		 * sent one, so a large body is not copied and held twice while the
+		 * buffer doubles.  The header is the server's word, not its bytes:
+		 * believed up to max_size and HTTP_PREALLOC_MAX only.  A compressed
+		 * body may decode larger: the buffer then grows as usual.
+		 */
+		if (resp->body == NULL &&
+			curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+							  &announced) == CURLE_OK &&
+			announced > 0)
+			newcap = Max(newcap, (size_t) Min((uint64) announced,
+											  Min((uint64) call->max_size, HTTP_PREALLOC_MAX)) + 1);
 		while (newcap < resp->len + n + 1)
 			newcap *= 2;
 		nb = MemoryContextAllocExtended(call->owner, newcap,
