@@ -510,6 +510,63 @@ rs_literal(RsScan *sc, char *p, const char *word, size_t len)
 }
 
 /*
+ * rs_member_key
+ *		The key of the object member at *pp, and its ':': *pp is left at the
+ *		value, white space skipped.  A single-quoted key is json-c's to take.
+ *		*esc tells whether the key has escapes (raw, it would not compare
+ *		equal to a name).
+ */
+static bool
+rs_member_key(RsScan *sc, char **pp, char **key, size_t *klen, bool *esc)
+{
+	const char *end = sc->end;
+	char	   *p = *pp;
+	char	   *q;
+
+	if (p < end && *p == '\'')
+		return rs_fallback(sc, "a single-quoted key (json-c takes them)");
+	if (p >= end || *p != '"')
+		return rs_unexpected(sc, p, "expected a key");
+	*esc = false;
+	q = rs_string(sc, p + 1, esc);
+	if (q == NULL)
+		return false;
+	*key = p + 1;
+	*klen = (size_t) (q - (p + 1));
+	p = rs_ws(q + 1, end);
+	if (p >= end || *p != ':')
+		return rs_unexpected(sc, p, "expected ':'");
+	*pp = rs_ws(p + 1, end);
+	return true;
+}
+
+/*
+ * rs_after_value
+ *		After a member or an element of the object or array that close
+ *		ends: *more set and *pp past the ',' (and white space), or cleared
+ *		and *pp past close.  Anything else is a syntax error.
+ */
+static bool
+rs_after_value(RsScan *sc, char **pp, char close, bool *more)
+{
+	const char *end = sc->end;
+	char	   *p = rs_ws(*pp, end);
+
+	*more = (p < end && *p == ',');
+	if (*more)
+	{
+		*pp = rs_ws(p + 1, end);
+		return true;
+	}
+	if (p < end && *p == close)
+	{
+		*pp = p + 1;
+		return true;
+	}
+	return rs_unexpected(sc, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/*
  * rs_skip
  *		Validate one JSON value at *pp of no interest and move past it.
  */
@@ -520,6 +577,7 @@ rs_skip(RsScan *sc, char **pp, int depth)
 	const char *end = sc->end;
 	char	   *q;
 	bool		esc = false;
+	bool		more;
 	bool		is_int;
 	int			nd;
 
@@ -542,34 +600,16 @@ rs_skip(RsScan *sc, char **pp, int depth)
 				p++;
 				break;
 			}
-			for (;;)
+			do
 			{
-				if (p < end && *p == '\'')
-					return rs_fallback(sc, "a single-quoted key (json-c takes them)");
-				if (p >= end || *p != '"')
-					return rs_unexpected(sc, p, "expected a key");
-				q = rs_string(sc, p + 1, &esc);
-				if (q == NULL)
+				char	   *key;
+				size_t		klen;
+
+				if (!rs_member_key(sc, &p, &key, &klen, &esc) ||
+					!rs_skip(sc, &p, depth + 1) ||
+					!rs_after_value(sc, &p, '}', &more))
 					return false;
-				p = rs_ws(q + 1, end);
-				if (p >= end || *p != ':')
-					return rs_unexpected(sc, p, "expected ':'");
-				p = rs_ws(p + 1, end);
-				if (!rs_skip(sc, &p, depth + 1))
-					return false;
-				p = rs_ws(p, end);
-				if (p < end && *p == ',')
-				{
-					p = rs_ws(p + 1, end);
-					continue;
-				}
-				if (p < end && *p == '}')
-				{
-					p++;
-					break;
-				}
-				return rs_unexpected(sc, p, "expected ',' or '}'");
-			}
+			} while (more);
 			break;
 		case '[':
 			if (depth >= RS_MAX_DEPTH)
@@ -580,25 +620,14 @@ rs_skip(RsScan *sc, char **pp, int depth)
 				p++;
 				break;
 			}
-			for (;;)
+			do
 			{
 				if (p < end && *p == ']')
 					return rs_unexpected(sc, p, "trailing comma");
-				if (!rs_skip(sc, &p, depth + 1))
+				if (!rs_skip(sc, &p, depth + 1) ||
+					!rs_after_value(sc, &p, ']', &more))
 					return false;
-				p = rs_ws(p, end);
-				if (p < end && *p == ',')
-				{
-					p = rs_ws(p + 1, end);
-					continue;
-				}
-				if (p < end && *p == ']')
-				{
-					p++;
-					break;
-				}
-				return rs_unexpected(sc, p, "expected ',' or ']'");
-			}
+			} while (more);
 			break;
 		case 't':
 			p = rs_literal(sc, p, "true", 4);
@@ -1279,20 +1308,16 @@ rs_chunk(RsScan *sc, char **pp, GdArena *arena, GdChunk *out,
 	{
 		char	   *key;
 		char	   *q;
-		bool		esc = false;
+		size_t		klen;
+		bool		esc;
+		bool		more;
 		RsKey		id;
 
-		if (p < end && *p == '\'')
-			return rs_fallback(sc, "a single-quoted key (json-c takes them)");
-		if (p >= end || *p != '"')
-			return rs_unexpected(sc, p, "expected a key");
-		key = p + 1;
-		q = rs_string(sc, key, &esc);
-		if (q == NULL)
+		if (!rs_member_key(sc, &p, &key, &klen, &esc))
 			return false;
 		if (esc)
 			return rs_fallback(sc, "an escaped key");
-		id = rs_key(key, (size_t) (q - key));
+		id = rs_key(key, klen);
 		if (id != RS_KEY_OTHER)
 		{
 			/* json-c keeps the last of duplicate keys */
@@ -1300,10 +1325,6 @@ rs_chunk(RsScan *sc, char **pp, GdArena *arena, GdChunk *out,
 				return rs_fallback(sc, "a duplicate key");
 			seen |= 1u << id;
 		}
-		p = rs_ws(q + 1, end);
-		if (p >= end || *p != ':')
-			return rs_unexpected(sc, p, "expected ':'");
-		p = rs_ws(p + 1, end);
 		if (p >= end)
 			return rs_truncated(sc);
 
@@ -1364,19 +1385,13 @@ rs_chunk(RsScan *sc, char **pp, GdArena *arena, GdChunk *out,
 					return false;
 				break;
 		}
-
-		p = rs_ws(p, end);
-		if (p < end && *p == ',')
+		if (!rs_after_value(sc, &p, '}', &more))
+			return false;
+		if (!more)
 		{
-			p = rs_ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}')
-		{
-			*pp = p + 1;
+			*pp = p;
 			return true;
 		}
-		return rs_unexpected(sc, p, "expected ',' or '}'");
 	}
 }
 
@@ -1523,23 +1538,14 @@ rs_stmt_object(RsScan *sc, RsStmt *st, char **pp, bool root)
 	for (;;)
 	{
 		char	   *key;
-		char	   *q;
-		bool		esc = false;
 		size_t		klen;
+		bool		esc;
+		bool		more;
 
-		if (p >= end || *p != '"')
-			return rs_fallback(sc, "not a plain key");
-		key = p + 1;
-		q = rs_string(sc, key, &esc);
-		if (q == NULL)
+		if (!rs_member_key(sc, &p, &key, &klen, &esc))
 			return false;
 		if (esc)
 			return rs_fallback(sc, "an escaped key");
-		klen = (size_t) (q - key);
-		p = rs_ws(q + 1, end);
-		if (p >= end || *p != ':')
-			return rs_unexpected(sc, p, "expected ':'");
-		p = rs_ws(p + 1, end);
 		if (p >= end)
 			return rs_truncated(sc);
 		if (klen == 6 && memcmp(key, "result", 6) == 0)
@@ -1565,18 +1571,13 @@ rs_stmt_object(RsScan *sc, RsStmt *st, char **pp, bool root)
 		}
 		else if (!rs_skip(sc, &p, root ? 1 : 2))
 			return false;
-		p = rs_ws(p, end);
-		if (p < end && *p == ',')
+		if (!rs_after_value(sc, &p, '}', &more))
+			return false;
+		if (!more)
 		{
-			p = rs_ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}')
-		{
-			*pp = p + 1;
+			*pp = p;
 			return true;
 		}
-		return rs_unexpected(sc, p, "expected ',' or '}'");
 	}
 }
 
