@@ -825,16 +825,21 @@ class Report:
         return ok
 
     # tables ------------------------------------------------------------------------------
-    def latency_table(self):
+    @staticmethod
+    def wait_table(runs_of, ts, kinds, what, polled):
+        """Per T and client: the runs' lateness as median (min – max), and each run's polls."""
         rows = []
-        for t in self.ts:
-            for kind in CLIENTS:
-                runs = self.lat[(t, kind)]
+        for t in ts:
+            for kind in kinds:
+                runs = runs_of[(t, kind)]
                 os_ = [o for o, _ in runs]
                 rows.append(("%g s" % t, NAMES[kind],
                              "%.3f s (%.3f – %.3f)" % (median(os_), min(os_), max(os_)),
                              ", ".join(str(p) for _, p in runs)))
-        return table(["T", "client", "time to first row − T: median (min – max)", "polls (get_message) per run"], rows)
+        return table(["T", "client", "%s: median (min – max)" % what, "polls (%s) per run" % polled], rows)
+
+    def latency_table(self):
+        return self.wait_table(self.lat, self.ts, CLIENTS, "time to first row − T", "get_message")
 
     def full_after(self, n, kind):
         return median([r["after_ready"] for r in self.full[(n, kind)]])
@@ -869,15 +874,8 @@ class Report:
         return median([p for _, p in self.dlat[(t, kind)]])
 
     def dlat_table(self):
-        rows = []
-        for t in self.tds:
-            for kind in ("python", "fdw"):
-                runs = self.dlat[(t, kind)]
-                os_ = [o for o, _ in runs]
-                rows.append(("%g s" % t, NAMES[kind], "%.3f s (%.3f – %.3f)" % (median(os_), min(os_), max(os_)),
-                             ", ".join(str(p) for _, p in runs)))
-        return table(["T", "client", "first row − the download's readiness: median (min – max)",
-                      "polls (get_download) per run"], rows)
+        return self.wait_table(self.dlat, self.tds, ("python", "fdw"), "first row − the download's readiness",
+                               "get_download")
 
     def after_answer(self, n, kind):
         return median([r["after_answer"] for r in self.tput[(n, kind)]])
@@ -949,34 +947,29 @@ class Report:
     def targets(self):
         if self.verdicts:
             return table(["target", "measured", "verdict"], self.verdicts)
+        def latency(what, t, o, pf, ps, waiter):
+            limit = max(0.15, 0.1 * t)
+            self.verdict("%s: genie_fdw's first row ≤ max(0.15 s, 10 %% of T) = %.2f s after it" % (what, limit),
+                         "%.3f s" % o, o <= limit)
+            self.verdict("%s: genie_fdw's polls ≤ %s + 50 %%" % (what, waiter),
+                         "%g vs %g (limit %g)" % (pf, ps, 1.5 * ps), pf <= 1.5 * ps)
+
+        def half(what, f, py):
+            self.verdict("%s: genie_fdw's cost above the floor ≤ ½ the typed Python client's" % what,
+                         "%.3f s vs %.3f s (%.2f×)" % (f, py, f / py if py > 0 else float("nan")),
+                         py > 0 and f <= 0.5 * py)
+
         for t in self.ts:
-            limit = max(0.15, 0.1 * t)
-            o = self.overhead(t, "fdw")
-            pf, ps = self.polls(t, "fdw"), self.polls(t, "js")
-            self.verdict("T = %g s: genie_fdw's first row ≤ max(0.15 s, 10 %% of T) = %.2f s after T" % (t, limit),
-                         "%.3f s" % o, o <= limit)
-            self.verdict("T = %g s: genie_fdw's polls ≤ the SDK waiter's + 50 %%" % t,
-                         "%g vs %g (limit %g)" % (pf, ps, 1.5 * ps), pf <= 1.5 * ps)
+            latency("answer ready after T = %g s" % t, t, self.overhead(t, "fdw"), self.polls(t, "fdw"),
+                    self.polls(t, "js"), "the SDK waiter's")
         for n in self.sizes:
-            if n not in (5000, 200000, 1000000):
-                continue
-            f, py = self.above(n, "fdw"), self.above(n, "python_typed")
-            self.verdict("%s rows: genie_fdw's cost above the floor ≤ ½ the typed Python client's"
-                         % "{:,}".format(n), "%.3f s vs %.3f s (%.2f×)" % (f, py, f / py if py > 0 else float("nan")),
-                         py > 0 and f <= 0.5 * py)
+            if n in (5000, 200000, 1000000):
+                half("{:,} rows".format(n), self.above(n, "fdw"), self.above(n, "python_typed"))
         for n in self.full_sizes:
-            f, py = self.full_above(n, "fdw"), self.full_above(n, "python_typed")
-            self.verdict("%s rows, full results: genie_fdw's cost above the floor ≤ ½ the typed Python client's"
-                         % "{:,}".format(n), "%.3f s vs %.3f s (%.2f×)" % (f, py, f / py if py > 0 else float("nan")),
-                         py > 0 and f <= 0.5 * py)
+            half("{:,} rows, full results".format(n), self.full_above(n, "fdw"), self.full_above(n, "python_typed"))
         for t in self.tds:
-            limit = max(0.15, 0.1 * t)
-            o = self.dlat_overhead(t, "fdw")
-            pf, ps = self.dlat_polls(t, "fdw"), self.dlat_polls(t, "python")
-            self.verdict("download ready after T = %g s: genie_fdw's first row ≤ %.2f s after it" % (t, limit),
-                         "%.3f s" % o, o <= limit)
-            self.verdict("download ready after T = %g s: genie_fdw's polls ≤ the SDK waiter schedule's + 50 %%" % t,
-                         "%g vs %g (limit %g)" % (pf, ps, 1.5 * ps), pf <= 1.5 * ps)
+            latency("download ready after T = %g s" % t, t, self.dlat_overhead(t, "fdw"), self.dlat_polls(t, "fdw"),
+                    self.dlat_polls(t, "python"), "the SDK waiter schedule's")
         typed = cg_per_row(self.cg, "TOTAL", run="typed")
         tscan = cg_per_row(self.cg, "genieIterateForeignScan", run="typed")
         self.verdict("≤ 6,000 callgrind instructions per 6-column row (whole backend, the typed row "

@@ -45,16 +45,21 @@ def _cacheable(st):
     return isinstance(st.result, ge.GeneratedResult) and st.disposition == "INLINE"
 
 
+def _cached(k, make):
+    """The cache's value for k, made (outside the lock) the first time."""
+    with _cache_lock:
+        v = _cache.get(k)
+    if v is None:
+        v = make()
+        with _cache_lock:
+            _cache[k] = v
+    return v
+
+
 def _rows_json(st, i):
     k = _key(st, i)
-    with _cache_lock:
-        b = _cache.get(k)
-    if b is None:
-        # the emulator serialises responses with json.dumps(obj, ensure_ascii=False)
-        b = json.dumps(st.chunk_data(i), ensure_ascii=False).encode("utf-8")
-        with _cache_lock:
-            _cache[k] = b
-    return k, b
+    # the emulator serialises responses with json.dumps(obj, ensure_ascii=False)
+    return k, _cached(k, lambda: json.dumps(st.chunk_data(i), ensure_ascii=False).encode("utf-8"))
 
 
 def chunk_json(self, st, i, base):
@@ -76,14 +81,7 @@ def byte_count(self, i):
     if not _cacheable(self):
         return _orig_byte_count(self, i)
     # the emulator's own figure (compact JSON, estimated above 100,000 rows), once per chunk
-    k = ("bytes",) + _key(self, i)
-    with _cache_lock:
-        v = _cache.get(k)
-    if v is None:
-        v = _orig_byte_count(self, i)
-        with _cache_lock:
-            _cache[k] = v
-    return v
+    return _cached(("bytes",) + _key(self, i), lambda: _orig_byte_count(self, i))
 
 
 def response_bytes(self):
@@ -182,14 +180,7 @@ def _file_cacheable(st):
 def chunk_data(self, i):
     if not _file_cacheable(self):
         return _orig_chunk_data(self, i)
-    k = ("file",) + _key(self, i)
-    with _cache_lock:
-        b = _cache.get(k)
-    if b is None:
-        b = _RawRows(_orig_compact_json(_orig_chunk_data(self, i)))
-        with _cache_lock:
-            _cache[k] = b
-    return b
+    return _cached(("file",) + _key(self, i), lambda: _RawRows(_orig_compact_json(_orig_chunk_data(self, i))))
 
 
 def compact_json(obj):
