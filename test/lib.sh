@@ -147,14 +147,27 @@ genie_start_cluster() {
 	chown postgres:postgres "$data" "$GENIE_TMP/sock"
 	runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -A trust -U postgres --no-sync >/dev/null
 	PGPORT=$(genie_free_port)
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$GENIE_TMP/sock/postgres.log" \
+		-o "$(genie_cluster_opts "$@")" -w start >/dev/null
+	export PGHOST=$GENIE_TMP/sock PGPORT PGUSER=postgres PGDATABASE=postgres
+	say "PostgreSQL $PG_MAJOR at $PGHOST port $PGPORT"
+}
+
+# genie_restart_cluster [postgres -c settings...]: restart the cluster with
+# other settings (same port and socket directory)
+genie_restart_cluster() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$GENIE_TMP/data" -l "$GENIE_TMP/sock/postgres.log" \
+		-o "$(genie_cluster_opts "$@")" -m fast -w restart >/dev/null
+}
+
+# the postgres options of the test cluster, with -c for each setting given
+genie_cluster_opts() {
 	local opts="-p $PGPORT -k $GENIE_TMP/sock -c listen_addresses='' -c fsync=off"
 	local s
 	for s in "$@"; do
 		opts="$opts -c $s"
 	done
-	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$GENIE_TMP/sock/postgres.log" -o "$opts" -w start >/dev/null
-	export PGHOST=$GENIE_TMP/sock PGPORT PGUSER=postgres PGDATABASE=postgres
-	say "PostgreSQL $PG_MAJOR at $PGHOST port $PGPORT"
+	echo "$opts"
 }
 
 # genie_setup_sql: extension, server "genie" on the emulator, user mapping

@@ -30,18 +30,6 @@ SQL
 
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
-# restart_cluster [settings...]: restart the test cluster with other -c
-# settings (same port and socket directory)
-restart_cluster() {
-	local opts="-p $PGPORT -k $GENIE_TMP/sock -c listen_addresses='' -c fsync=off"
-	local s
-	for s in "$@"; do
-		opts="$opts -c $s"
-	done
-	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$GENIE_TMP/data" -l "$GENIE_TMP/sock/postgres.log" \
-		-o "$opts" -m fast -w restart >/dev/null
-}
-
 # run_sessions TAG: SESSIONS concurrent sessions asking PER questions each;
 # sets ELAPSED_MS, ANSWERS (answered questions) and ERRORS (error lines).
 # The sessions connect first, and the clock starts when all are ready, so
@@ -196,7 +184,7 @@ check "429: counted in genie_fdw_stats()" test "$stats2" = "2|1|1"
 # ---------------------------------------------------------------------------
 # 4. for contrast: the same run without preloading
 # ---------------------------------------------------------------------------
-restart_cluster
+genie_restart_cluster
 check "without preloading: the shared limiter is off" \
 	test -z "$(psql -X -At -c 'SHOW shared_preload_libraries')"
 sleep 1

@@ -244,16 +244,7 @@ check "killed writer: asked again once, then cached, same rows" \
 # ---------------------------------------------------------------------------
 # 7. the size bound: least recently used answers go first
 # ---------------------------------------------------------------------------
-restart_cluster() {
-	local opts="-p $PGPORT -k $GENIE_TMP/sock -c listen_addresses='' -c fsync=off"
-	local s
-	for s in "$@"; do
-		opts="$opts -c $s"
-	done
-	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$GENIE_TMP/data" -l "$LOG" \
-		-o "$opts" -m fast -w restart >/dev/null
-}
-restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 \
+genie_restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 \
 	max_connections=40 genie_fdw.shared_cache_size=1MB
 emuctl reset
 # (an answer complete in the response to the question itself is not
@@ -296,12 +287,12 @@ dashboard() {
 	for i in "${pids[@]}"; do wait "$i" || true; done
 	DASH_ANSWERS=$(cat "$GENIE_TMP"/dash-"$tag"-*.out | grep -cE '^1[1-5]$' || true)
 }
-restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 max_connections=40
+genie_restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 max_connections=40
 emuctl reset
 emuctl config answer_seconds=0.5
 dashboard shared
 shared_q=$(questions)
-restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 \
+genie_restart_cluster shared_preload_libraries=genie_fdw genie_fdw.questions_per_minute=0 \
 	max_connections=40 genie_fdw.shared_cache_size=0
 emuctl reset
 emuctl config answer_seconds=0.5
