@@ -111,7 +111,11 @@ typedef struct GenieAsk
 	GenieCachedAnswer raw;		/* the bodies the answer came from, for
 								 * the answer cache */
 	bool		cache_checked;	/* looked up (and not waiting) */
+	bool		stored;			/* handed to the answer cache (or not
+								 * cacheable): its flight has ended */
 	int			flight;			/* the shared cache's flight owned, or -1 */
+	MemoryContextCallback flight_cb;	/* ends the flight with cxt */
+	bool		flight_cb_set;
 } GenieAsk;
 
 struct GenieAskSet
@@ -140,6 +144,37 @@ ask_error_callback(void *arg)
 				   ask->answer->message.status ? ask->answer->message.status : "");
 	else
 		errcontext("Genie space %s at %s", opts->space_id, opts->host);
+}
+
+static void askset_driving(GenieAskSet *set, bool driving);
+static GenieAnswer *askset_run(GenieAskSet *set);
+
+/*
+ * A shared flight belongs to its ask: when the ask's memory goes (the
+ * answer freed, the scan's batch reset, a portal dropped, a savepoint
+ * rolled back that destroyed the portal), the flight ends, and a waiting
+ * session asks instead.  Nothing else ends it but its answer, the top-level
+ * transaction's end and the backend's exit (shared_cache.c).
+ */
+static void
+ask_flight_cb(void *arg)
+{
+	GenieAsk   *ask = (GenieAsk *) arg;
+
+	genie_cache_release(ask->flight);
+	ask->flight = -1;
+}
+
+/* After a lookup: tie a flight the ask now owns to the ask's memory. */
+static void
+ask_own_flight(GenieAsk *ask)
+{
+	if (ask->flight < 0 || ask->flight_cb_set)
+		return;
+	ask->flight_cb.func = ask_flight_cb;
+	ask->flight_cb.arg = ask;
+	MemoryContextRegisterResetCallback(ask->cxt, &ask->flight_cb);
+	ask->flight_cb_set = true;
 }
 
 /*
@@ -469,6 +504,7 @@ ask_response(GenieAsk *ask)
 				a->conversation_id = st.conversation_id;
 				a->message_id = st.message_id;
 				a->message = st.message;
+				genie_cache_flight_asked(ask->flight, a->conversation_id, a->message_id);
 				ask_progress(ask, psprintf("asked Genie in conversation %s", a->conversation_id));
 				ask->last_status = a->message.status;
 				if (gd_status_is_terminal(a->message.status))
@@ -682,12 +718,29 @@ ask_from_cache(GenieAsk *ask)
 	GenieCacheResult r;
 	bool		ok;
 	int			i;
+	char		conv[GENIE_FLIGHT_ID_LEN];
+	char		msg[GENIE_FLIGHT_ID_LEN];
 
 	/* full-result answers are never cached (their links expire) */
 	if (opts->cache_ttl <= 0 || opts->full_results)
 		return GENIE_CACHE_MISS;
 	old = MemoryContextSwitchTo(ask->cxt);
-	r = genie_cache_lookup(opts, ask->target_conversation, a->question, &c, &ask->flight);
+	r = genie_cache_lookup(opts, ask->target_conversation, a->question, &c, &ask->flight,
+						   conv, msg);
+	ask_own_flight(ask);
+	if (r == GENIE_CACHE_CONTINUE)
+	{
+		/* poll the message of the session that stopped driving it */
+		a->conversation_id = pstrdup(conv);
+		a->message_id = pstrdup(msg);
+		MemoryContextSwitchTo(old);
+		ask_progress(ask, psprintf("taking over conversation %s from an idle session", conv));
+		ask->asked = genie_now();
+		ask->interval = opts->poll_interval;
+		ask_set_step(ask, STEP_POLL);
+		genie_stats_add(opts, GSTAT_CACHE_MISSES, 1);
+		return r;
+	}
 	if (r != GENIE_CACHE_HIT)
 	{
 		MemoryContextSwitchTo(old);
@@ -732,6 +785,9 @@ ask_cache_answer(GenieAsk *ask)
 	GenieAnswer *a = ask->answer;
 	const GenieOptions *opts = ask->set->opts;
 
+	if (ask->stored)
+		return;
+	ask->stored = true;
 	if (a->from_cache || ask->raw.message_body == NULL || opts->cache_ttl <= 0 ||
 		opts->full_results)
 	{
@@ -779,9 +835,43 @@ ask_check_flight_timeout(GenieAsk *ask)
 GenieAnswer *
 genie_askset_next(GenieAskSet *set)
 {
+	GenieAnswer *answer;
+
 	if (set->nreturned >= set->nasks)
 		return NULL;
+	askset_driving(set, true);
+	answer = askset_run(set);
+	askset_driving(set, false);
+	return answer;
+}
 
+/*
+ * askset_driving
+ *		The set's shared flights are driven (the engine runs) or idle (the
+ *		engine returned to the executor, which may keep it away for ever:
+ *		an idle cursor).  An error leaves them idle too (shared_cache.c's
+ *		abort callbacks), and a waiter takes an idle flight over.
+ */
+static void
+askset_driving(GenieAskSet *set, bool driving)
+{
+	int			i;
+
+	for (i = 0; i < set->nasks; i++)
+		if (set->asks[i]->flight >= 0)
+			genie_cache_flight_driving(set->asks[i]->flight, driving);
+}
+
+/*
+ * askset_run
+ *		genie_askset_next's loop.  Every answer completed is published to
+ *		the answer cache at once (ending its flight), whether or not it is
+ *		the one returned now: a claim ends when the answer is ready, not
+ *		when the scan reads it.
+ */
+static GenieAnswer *
+askset_run(GenieAskSet *set)
+{
 	for (;;)
 	{
 		double		now = genie_now();
@@ -817,6 +907,11 @@ genie_askset_next(GenieAskSet *set)
 						ask->cache_checked = true;
 						ask->phase = PH_SLOT;
 						break;
+					case GENIE_CACHE_CONTINUE:
+						/* no question is sent: no quota slot */
+						ask->cache_checked = true;
+						ask->phase = PH_SEND;
+						break;
 					case GENIE_CACHE_WAIT:
 						/* the asker sets our latch when it is done */
 						if (ask->phase != PH_FLIGHT)
@@ -831,7 +926,11 @@ genie_askset_next(GenieAskSet *set)
 				ask_advance(ask, now);
 			if (ask->phase == PH_DONE && !ask->returned)
 			{
-				ask_cache_answer(ask);
+				int			j;
+
+				for (j = 0; j < set->nasks; j++)
+					if (set->asks[j]->phase == PH_DONE)
+						ask_cache_answer(set->asks[j]);
 				ask->returned = true;
 				set->nreturned++;
 				return ask->answer;

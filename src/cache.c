@@ -5,11 +5,14 @@
  *		  per-backend cache.
  *
  * Owns the cache of answered questions as the ask engine sees it, keyed by
- * everything that changes an answer or who may see it: the user mapping
- * whose credentials fetched it (as postgres_fdw keys connections; a mapping
- * FOR PUBLIC is shared by the roles it serves, as its owner intends),
- * full_results, workspace host, space, follow-up conversation and question
- * text.  An answer is cached whole: the raw JSON of the final message, of
+ * everything that changes an answer or who may see it: the database (OIDs
+ * repeat across databases), the user mapping whose credentials fetched it
+ * (as postgres_fdw keys connections; a mapping FOR PUBLIC is shared by the
+ * roles it serves, as its owner intends) and a salted fingerprint of those
+ * credentials (so an answer fetched with a token is never found with
+ * another, whatever the timing of ALTER USER MAPPING), full_results,
+ * workspace host, space, follow-up conversation and question text.  An
+ * answer whose mapping changed while it was being fetched is not published.  An answer is cached whole: the raw JSON of the final message, of
  * its query result (manifest and first chunk) and of every further chunk
  * of an inline result (decoded again on a hit, so the decoders stay the one
  * place that reads JSON), for the table's or server's cache_ttl seconds.
@@ -35,6 +38,11 @@
 
 #include <limits.h>
 
+#include "access/reloptions.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -72,18 +80,85 @@ int			genie_cache_size_kb = 65536;
 
 PG_FUNCTION_INFO_V1(genie_fdw_cache_clear);
 
+#define CRED_FP_BYTES 16			/* of SHA-256, shown as 32 hex digits */
+
+/* The salt of credential fingerprints: the shared cache's, else our own. */
+static const uint8 *
+cred_salt(Size *len)
+{
+	static uint8 local_salt[16];
+	static bool have_local = false;
+	const uint8 *shared = genie_shared_cache_salt(len);
+
+	if (shared)
+		return shared;
+	if (!have_local)
+	{
+		if (!pg_strong_random(local_salt, sizeof(local_salt)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for the answer cache")));
+		have_local = true;
+	}
+	*len = sizeof(local_salt);
+	return local_salt;
+}
+
+/*
+ * cred_fingerprint
+ *		Hex of the first bytes of SHA-256(salt, token, client_id,
+ *		client_secret): equal credentials give equal fingerprints, and the
+ *		salt (random per server start) keeps it from confirming a guess.
+ */
+static void
+cred_fingerprint(const char *token, const char *client_id, const char *client_secret,
+				 char *out)
+{
+	const char *parts[3] = {token, client_id, client_secret};
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	Size		saltlen;
+	const uint8 *salt = cred_salt(&saltlen);
+	bool		ok;
+	int			i;
+
+	ok = ctx != NULL && pg_cryptohash_init(ctx) == 0 &&
+		pg_cryptohash_update(ctx, salt, saltlen) == 0;
+	for (i = 0; ok && i < 3; i++)
+	{
+		uint8		sep = parts[i] ? 1 : 0;
+
+		ok = pg_cryptohash_update(ctx, &sep, 1) == 0 &&
+			(parts[i] == NULL ||
+			 pg_cryptohash_update(ctx, (const uint8 *) parts[i], strlen(parts[i]) + 1) == 0);
+	}
+	ok = ok && pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0;
+	pg_cryptohash_free(ctx);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the fingerprint of a user mapping's credentials")));
+	for (i = 0; i < CRED_FP_BYTES; i++)
+		sprintf(out + 2 * i, "%02x", digest[i]);
+	explicit_bzero(digest, sizeof(digest));
+}
+
 /*
  * cache_key
- *		umid \\x01 f|i \\x01 host \\x01 space \\x01 conversation \\x01 question
- *		(\\x01 cannot occur in the parts; genie_cache_row splits on it).
+ *		dbid \x01 umid \x01 credentials' fingerprint \x01 f|i \x01 host
+ *		\x01 space \x01 conversation \x01 question (\x01 cannot occur in
+ *		the parts; genie_cache_row splits on it).
  */
 static char *
 cache_key(const GenieOptions *opts, const char *conversation, const char *question)
 {
 	StringInfoData buf;
+	char		fp[2 * CRED_FP_BYTES + 1];
 
+	cred_fingerprint(opts->token, opts->client_id, opts->client_secret, fp);
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%u\x01%c\x01", opts->umid, opts->full_results ? 'f' : 'i');
+	appendStringInfo(&buf, "%u\x01%u\x01%s\x01%c\x01", MyDatabaseId, opts->umid, fp,
+					 opts->full_results ? 'f' : 'i');
 	appendStringInfoString(&buf, opts->host);
 	appendStringInfoChar(&buf, '\x01');
 	appendStringInfoString(&buf, opts->space_id);
@@ -92,6 +167,49 @@ cache_key(const GenieOptions *opts, const char *conversation, const char *questi
 	appendStringInfoChar(&buf, '\x01');
 	appendStringInfoString(&buf, question);
 	return buf.data;
+}
+
+/*
+ * mapping_unchanged
+ *		Are the user mapping's credentials, as committed now, the ones this
+ *		answer was fetched with?  (A flight must not publish an answer
+ *		fetched with credentials an ALTER USER MAPPING replaced while it was
+ *		in the air.)  Catalog access: never under the shared cache's lock.
+ */
+static bool
+mapping_unchanged(const GenieOptions *opts)
+{
+	HeapTuple	tp;
+	Datum		datum;
+	bool		isnull;
+	const char *token = NULL;
+	const char *client_id = NULL;
+	const char *client_secret = NULL;
+	char		now_fp[2 * CRED_FP_BYTES + 1];
+	char		then_fp[2 * CRED_FP_BYTES + 1];
+	ListCell   *lc;
+
+	AcceptInvalidationMessages();
+	tp = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(opts->umid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	datum = SysCacheGetAttr(USERMAPPINGOID, tp, Anum_pg_user_mapping_umoptions, &isnull);
+	if (!isnull)
+		foreach(lc, untransformRelOptions(datum))
+		{
+			DefElem    *def = lfirst_node(DefElem, lc);
+
+			if (strcmp(def->defname, "token") == 0)
+				token = defGetString(def);
+			else if (strcmp(def->defname, "client_id") == 0)
+				client_id = defGetString(def);
+			else if (strcmp(def->defname, "client_secret") == 0)
+				client_secret = defGetString(def);
+		}
+	ReleaseSysCache(tp);
+	cred_fingerprint(token, client_id, client_secret, now_fp);
+	cred_fingerprint(opts->token, opts->client_id, opts->client_secret, then_fp);
+	return strcmp(now_fp, then_fp) == 0;
 }
 
 /* ----------
@@ -278,11 +396,15 @@ genie_cache_max_bytes(void)
  *		*flight is the shared flight this backend now owns (or -1), to be
  *		passed to genie_cache_store or genie_cache_release.
  *		GENIE_CACHE_WAIT: another session is asking it; look again when the
- *		latch is set.
+ *		latch is set.  GENIE_CACHE_CONTINUE: this backend took the flight
+ *		over from a session that stopped driving it after Genie took the
+ *		question: poll that message (cont_conversation, cont_message,
+ *		buffers of GENIE_FLIGHT_ID_LEN) instead of asking again.
  */
 GenieCacheResult
 genie_cache_lookup(const GenieOptions *opts, const char *conversation,
-				   const char *question, GenieCachedAnswer *out, int *flight)
+				   const char *question, GenieCachedAnswer *out, int *flight,
+				   char *cont_conversation, char *cont_message)
 {
 	char	   *key;
 	char	   *blob = NULL;
@@ -290,12 +412,15 @@ genie_cache_lookup(const GenieOptions *opts, const char *conversation,
 	bool		shared = genie_shared_cache_active();
 
 	*flight = -1;
+	cont_conversation[0] = '\0';
+	cont_message[0] = '\0';
 	if (opts->cache_ttl <= 0 || (!shared && dlist_is_empty(&cache_lru)))
 		return GENIE_CACHE_MISS;
 	key = cache_key(opts, conversation, question);
 	if (shared)
 	{
-		switch (genie_shared_cache_get(key, strlen(key), &blob, &bloblen, flight))
+		switch (genie_shared_cache_get(key, strlen(key), &blob, &bloblen, flight,
+									   cont_conversation, cont_message))
 		{
 			case SC_HIT:
 				break;
@@ -304,7 +429,7 @@ genie_cache_lookup(const GenieOptions *opts, const char *conversation,
 				return GENIE_CACHE_WAIT;
 			case SC_ASK:
 				pfree(key);
-				return GENIE_CACHE_MISS;
+				return cont_message[0] ? GENIE_CACHE_CONTINUE : GENIE_CACHE_MISS;
 		}
 	}
 	else
@@ -341,7 +466,7 @@ genie_cache_store(const GenieOptions *opts, const char *conversation,
 	char	   *blob;
 	size_t		bloblen;
 
-	if (opts->cache_ttl <= 0 || ans->message_body == NULL)
+	if (opts->cache_ttl <= 0 || ans->message_body == NULL || !mapping_unchanged(opts))
 	{
 		genie_cache_release(flight);
 		return;
@@ -367,6 +492,27 @@ void
 genie_cache_release(int flight)
 {
 	genie_shared_cache_release(flight);
+}
+
+/*
+ * genie_cache_flight_asked
+ *		Genie took the question of a shared flight (its message ids).
+ */
+void
+genie_cache_flight_asked(int flight, const char *conversation_id, const char *message_id)
+{
+	genie_shared_cache_asked(flight, conversation_id, message_id);
+}
+
+/*
+ * genie_cache_flight_driving
+ *		The ask owning a shared flight starts or stops driving it (see
+ *		shared_cache.c: an idle flight is taken over by a waiter).
+ */
+void
+genie_cache_flight_driving(int flight, bool driving)
+{
+	genie_shared_cache_driving(flight, driving);
 }
 
 static int64
@@ -417,15 +563,15 @@ genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
 {
 	Datum		values[10];
 	bool		nulls[10];
-	char	   *parts[6];
+	char	   *parts[8];
 	char	   *k = pstrdup(key);
 	int			n = 0;
 	char	   *p = k;
 
 	memset(nulls, 0, sizeof(nulls));
-	while (n < 6)
+	while (n < 8)
 	{
-		char	   *sep = n < 5 ? strchr(p, '\x01') : NULL;
+		char	   *sep = n < 7 ? strchr(p, '\x01') : NULL;
 
 		parts[n++] = p;
 		if (sep == NULL)
@@ -433,17 +579,18 @@ genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
 		*sep = '\0';
 		p = sep + 1;
 	}
-	if (n < 6)
+	if (n < 8)
 		return;					/* not a key cache_key wrote */
+	/* parts: dbid, umid, fingerprint (never shown), f|i, host, space, ... */
 	values[0] = server ? CStringGetTextDatum(server) : (Datum) 0;
 	nulls[0] = server == NULL;
 	values[1] = role ? CStringGetTextDatum(role) : (Datum) 0;
 	nulls[1] = role == NULL;
-	values[2] = CStringGetTextDatum(parts[3]);
-	values[3] = CStringGetTextDatum(parts[4]);
-	nulls[3] = parts[4][0] == '\0';
-	values[4] = CStringGetTextDatum(parts[5]);
-	values[5] = BoolGetDatum(parts[1][0] == 'f');
+	values[2] = CStringGetTextDatum(parts[5]);
+	values[3] = CStringGetTextDatum(parts[6]);
+	nulls[3] = parts[6][0] == '\0';
+	values[4] = CStringGetTextDatum(parts[7]);
+	values[5] = BoolGetDatum(parts[3][0] == 'f');
 	values[6] = Int64GetDatum((int64) bytes);
 	values[7] = Int64GetDatum(hits);
 	values[8] = Float8GetDatum(age_us / 1000000.0);

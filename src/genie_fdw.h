@@ -271,18 +271,27 @@ typedef enum GenieCacheResult
 {
 	GENIE_CACHE_MISS,			/* ask (owning the flight, if any) */
 	GENIE_CACHE_HIT,
-	GENIE_CACHE_WAIT			/* another session asks it: look again */
+	GENIE_CACHE_WAIT,			/* another session asks it: look again */
+	GENIE_CACHE_CONTINUE		/* a flight taken over from an idle session:
+								 * poll its message (ids given) */
 } GenieCacheResult;
+
+/* Room for a conversation or message id in a shared flight. */
+#define GENIE_FLIGHT_ID_LEN 72
 
 extern int	genie_cache_size_kb;
 extern void genie_cache_init(void);
 extern GenieCacheResult genie_cache_lookup(const GenieOptions *opts, const char *conversation,
 										   const char *question, GenieCachedAnswer *out,
-										   int *flight);
+										   int *flight, char *cont_conversation,
+										   char *cont_message);
 extern void genie_cache_store(const GenieOptions *opts, const char *conversation,
 							  const char *question, const GenieCachedAnswer *ans,
 							  int flight);
 extern void genie_cache_release(int flight);
+extern void genie_cache_flight_driving(int flight, bool driving);
+extern void genie_cache_flight_asked(int flight, const char *conversation_id,
+									 const char *message_id);
 extern size_t genie_cache_max_bytes(void);
 extern bool genie_answer_fetch_rest(const GenieOptions *opts, GenieAnswer *answer,
 									GenieCallStats *stats, size_t max_bytes,
@@ -309,11 +318,16 @@ extern void genie_shared_cache_shmem_request(void);
 extern void genie_shared_cache_shmem_startup(void);
 extern bool genie_shared_cache_active(void);
 extern GenieSharedLookup genie_shared_cache_get(const char *key, Size keylen, char **blob,
-												Size *bloblen, int *flight);
+												Size *bloblen, int *flight,
+												char *conversation_id, char *message_id);
+extern void genie_shared_cache_asked(int flight, const char *conversation_id,
+									 const char *message_id);
 extern void genie_shared_cache_put(const char *key, Size keylen, const char *blob,
 								   Size bloblen, const GenieOptions *opts,
 								   TimestampTz expires, int flight);
 extern void genie_shared_cache_release(int flight);
+extern void genie_shared_cache_driving(int flight, bool driving);
+extern const uint8 *genie_shared_cache_salt(Size *len);
 extern int64 genie_shared_cache_clear(void);
 extern void genie_shared_cache_invalidate(int cacheid, uint32 hashvalue);
 extern char *genie_mapping_role(Oid umid);

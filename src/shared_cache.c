@@ -27,10 +27,38 @@
  * Single flight: a backend that misses claims the key's flight and asks
  * Genie; others missing the same key while the flight is live wait (their
  * ask engine polls genie_shared_cache_get and sleeps on its latch, which the
- * owner sets when the flight ends).  A flight ends when its answer is
- * published, or when its owner gives up (error, cancel, early end of the
- * scan: transaction and subtransaction abort, backend exit); a waiter then
- * finds the entry or takes the flight over.
+ * owner sets when the flight ends).  A flight belongs to the ask that claimed
+ * it (ask.c releases it from a reset callback of the ask's memory context),
+ * not to the transaction: ROLLBACK TO a savepoint ends only the flights of
+ * the asks it destroys, never those of a cursor declared before it.  A
+ * flight ends when its answer is published (as soon as the answer is
+ * complete, whether or not the scan has read it), or when its ask gives up
+ * (error, cancel, early end of the scan, the ask's memory going, top-level
+ * transaction end, backend exit); a waiter then finds the entry or takes the
+ * flight over.  The owner marks its flights "driven" while its ask engine
+ * runs and "idle" when it returns to the executor or fails: a flight idle
+ * for longer than SC_IDLE_TAKEOVER (an idle cursor, a client reading
+ * slowly, a failed portal) is taken over by a waiter, so no session ever
+ * waits for another one to read.
+ *
+ * Keys (cache.c) carry the database OID, the user mapping and a salted
+ * fingerprint of the mapping's credentials, so an answer is found only by
+ * sessions of the same database using the same credentials; entries also
+ * record their database and are never found from another one (OIDs repeat
+ * across databases: CREATE DATABASE ... TEMPLATE copies user mappings).
+ *
+ * THE LOCK RULE.  While this file holds the cache's LWLock it must not read
+ * catalogs (syscache lookups, even GetSysCacheHashValue, may open a catalog
+ * and so process invalidations, whose callback, genie_shared_cache_
+ * invalidate, takes this same lock: the backend would wait on itself for
+ * ever), process invalidations, ereport(ERROR) or allocate memory that can
+ * fail (palloc).  Everything needing the catalog or memory is computed
+ * before the lock is taken (hash values, copies are sized under the lock and
+ * allocated outside it, then filled under it again).  All acquisitions go
+ * through sc_lock()/sc_unlock(), which track the lock; the invalidation
+ * callback checks that flag: a debug build (make GENIE_DEBUG=1) fails hard
+ * (PANIC) when the rule is broken, a normal build defers the invalidation
+ * until the lock is released instead of waiting on itself.
  *
  * Also owns genie_fdw_cache(), the DBA's view of the shared cache.
  *
@@ -75,6 +103,10 @@
 #define SC_MIN_KB			1024	/* smallest non-zero setting */
 #define SC_BYTES_PER_ENTRY	4096	/* entries in the table: one per 4 kB */
 #define SC_MY_FLIGHTS		16		/* flights one backend may own at once */
+#define SC_MAX_ENTRY		((Size) 256 * 1024 * 1024)	/* below dsa's limit */
+#define SC_IDLE_TAKEOVER	((TimestampTz) 1000000) /* 1 s, microseconds */
+#define SC_PENDING_INVAL	8		/* invalidations deferred (see the rule) */
+#define SC_SALT_LEN			16
 
 /* One cached answer; free entries are chained through "next". */
 typedef struct SCEntry
@@ -101,7 +133,12 @@ typedef struct SCFlight
 {
 	int			owner;			/* PGPROC number, -1 when free */
 	int			owner_pid;
+	uint64		gen;			/* new at every claim and takeover */
 	uint64		hash;
+	pg_atomic_uint64 idle_since;	/* TimestampTz its owner stopped driving
+									 * it; 0 while it is driven */
+	char		conversation_id[GENIE_FLIGHT_ID_LEN];	/* once Genie took the */
+	char		message_id[GENIE_FLIGHT_ID_LEN];	/* question; else "" */
 } SCFlight;
 
 typedef struct SCShared
@@ -113,6 +150,8 @@ typedef struct SCShared
 	int			nwaiters;		/* = MaxBackends */
 	int			free_entry;
 	int			nused;
+	uint64		next_gen;		/* of flights' claims */
+	uint8		salt[SC_SALT_LEN];	/* of credential fingerprints */
 	Size		area_size;
 	Size		max_entry;		/* largest entry admitted */
 	Size		buckets_off;
@@ -122,16 +161,33 @@ typedef struct SCShared
 	Size		area_off;
 } SCShared;
 
+/* A flight of this backend: the table slot and the claim's generation. */
+typedef struct SCMyFlight
+{
+	int			slot;			/* -1: unused */
+	uint64		gen;
+} SCMyFlight;
+
 int			genie_shared_cache_kb = 65536;
 
 static SCShared *sc = NULL;
 static dsa_area *sc_area = NULL;
 
-/* This backend's flights, and the chunk it is filling (not yet published) */
-static int	my_flights[SC_MY_FLIGHTS];
-static int	my_nflights = 0;
+/* This backend's flights (handles are indexes), and its unpublished chunk */
+static SCMyFlight my_flights[SC_MY_FLIGHTS];
+static bool my_flights_init = false;
 static dsa_pointer my_pending = InvalidDsaPointer;
 static bool callbacks_registered = false;
+
+/* The lock rule's bookkeeping (see the header comment) */
+static bool sc_lock_held = false;
+static int	sc_npending = 0;
+static bool sc_pending_overflow = false;
+static struct
+{
+	int			cacheid;
+	uint32		hashvalue;
+}			sc_pending[SC_PENDING_INVAL];
 
 #ifdef GENIE_FAULT_INJECTION
 int			genie_debug_cache_write_pause = 0;
@@ -143,6 +199,28 @@ PG_FUNCTION_INFO_V1(genie_fdw_cache);
 #define SC_ENTRIES(s)	((SCEntry *) ((char *) (s) + (s)->entries_off))
 #define SC_FLIGHTS(s)	((SCFlight *) ((char *) (s) + (s)->flights_off))
 #define SC_WAITING(s)	((int *) ((char *) (s) + (s)->waiting_off))
+
+static void sc_apply_pending(void);
+
+/* ----------
+ * The lock: every acquisition goes through these (the lock rule)
+ * ----------
+ */
+static void
+sc_lock(LWLockMode mode)
+{
+	LWLockAcquire(sc->lock, mode);
+	sc_lock_held = true;
+}
+
+static void
+sc_unlock(void)
+{
+	sc_lock_held = false;
+	LWLockRelease(sc->lock);
+	if (sc_npending > 0 || sc_pending_overflow)
+		sc_apply_pending();
+}
 
 /* ----------
  * Layout
@@ -179,7 +257,8 @@ sc_layout(Size total, SCShared *l)
 	if (off >= total || total - off < dsa_minimum_size() + 64 * 1024)
 		return false;
 	l->area_size = total - off;
-	l->max_entry = l->area_size / 4;
+	/* a quarter of the area, and never near dsa's own request limit */
+	l->max_entry = Min(l->area_size / 4, SC_MAX_ENTRY);
 	return true;
 }
 
@@ -225,6 +304,10 @@ genie_shared_cache_shmem_startup(void)
 
 		*s = l;
 		s->lock = &locks[0].lock;
+		s->next_gen = 1;
+		if (!pg_strong_random(s->salt, SC_SALT_LEN))
+			ereport(FATAL,
+					(errmsg("genie_fdw: could not generate random bytes for the shared cache")));
 		for (i = 0; i < s->nbuckets; i++)
 			SC_BUCKETS(s)[i] = -1;
 		for (i = 0; i < s->nentries; i++)
@@ -239,7 +322,11 @@ genie_shared_cache_shmem_startup(void)
 		}
 		s->free_entry = 0;
 		for (i = 0; i < s->nflights; i++)
+		{
 			SC_FLIGHTS(s)[i].owner = -1;
+			SC_FLIGHTS(s)[i].gen = 0;
+			pg_atomic_init_u64(&SC_FLIGHTS(s)[i].idle_since, 0);
+		}
 		for (i = 0; i < s->nwaiters; i++)
 			SC_WAITING(s)[i] = -1;
 		/* the area uses the rest of the region, and never more */
@@ -262,51 +349,123 @@ my_procno(void)
 	return GetNumberFromPGProc(MyProc);
 }
 
-/* Ends this backend's flights (and frees its unpublished chunk). */
+static void
+sc_my_flights_init(void)
+{
+	int			i;
+
+	if (my_flights_init)
+		return;
+	for (i = 0; i < SC_MY_FLIGHTS; i++)
+		my_flights[i].slot = -1;
+	my_flights_init = true;
+}
+
+/* Is handle h a flight this backend still owns?  (lock held, any mode) */
+static bool
+sc_owns(int h)
+{
+	SCFlight   *f;
+
+	if (h < 0 || h >= SC_MY_FLIGHTS || my_flights[h].slot < 0)
+		return false;
+	f = &SC_FLIGHTS(sc)[my_flights[h].slot];
+	return f->owner == my_procno() && f->owner_pid == MyProcPid &&
+		f->gen == my_flights[h].gen;
+}
+
+/* Wake the backends waiting on table slot f (no lock needed: latches). */
+static void
+sc_wake(int f)
+{
+	int			i;
+
+	for (i = 0; i < sc->nwaiters; i++)
+		if (SC_WAITING(sc)[i] == f)
+			SetLatch(&GetPGProcByNumber(i)->procLatch);
+}
+
+/*
+ * End this backend's flight h (exclusive lock held); returns the table slot
+ * to wake, or -1 when the flight was no longer ours (taken over).
+ */
+static int
+sc_flight_end_locked(int h)
+{
+	int			slot = -1;
+
+	if (h < 0 || h >= SC_MY_FLIGHTS)
+		return -1;
+	if (sc_owns(h))
+	{
+		slot = my_flights[h].slot;
+		SC_FLIGHTS(sc)[slot].owner = -1;
+	}
+	my_flights[h].slot = -1;
+	return slot;
+}
+
+/* Ends every flight of this backend (and frees its unpublished chunk). */
 static void
 sc_release_all(void)
 {
 	int			wake[SC_MY_FLIGHTS];
 	int			nwake = 0;
+	bool		any = false;
 	int			i;
 
 	if (sc == NULL || MyProc == NULL)
 		return;
-	if (my_nflights == 0 && !DsaPointerIsValid(my_pending))
+	sc_my_flights_init();
+	for (i = 0; i < SC_MY_FLIGHTS; i++)
+		any |= my_flights[i].slot >= 0;
+	if (!any && !DsaPointerIsValid(my_pending))
 	{
 		if (my_procno() < sc->nwaiters)
 			SC_WAITING(sc)[my_procno()] = -1;
 		return;
 	}
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
-	for (i = 0; i < my_nflights; i++)
+	sc_lock(LW_EXCLUSIVE);
+	for (i = 0; i < SC_MY_FLIGHTS; i++)
 	{
-		SCFlight   *f = &SC_FLIGHTS(sc)[my_flights[i]];
+		int			slot = sc_flight_end_locked(i);
 
-		if (f->owner == my_procno() && f->owner_pid == MyProcPid)
-		{
-			f->owner = -1;
-			wake[nwake++] = my_flights[i];
-		}
+		if (slot >= 0)
+			wake[nwake++] = slot;
 	}
-	my_nflights = 0;
 	if (DsaPointerIsValid(my_pending) && sc_area != NULL)
 		dsa_free(sc_area, my_pending);
 	my_pending = InvalidDsaPointer;
 	if (my_procno() < sc->nwaiters)
 		SC_WAITING(sc)[my_procno()] = -1;
-	LWLockRelease(sc->lock);
+	sc_unlock();
 
 	/* the waiters look again: one of them takes the question over */
-	for (i = 0; i < sc->nwaiters; i++)
-	{
-		int			w = SC_WAITING(sc)[i];
-		int			j;
+	for (i = 0; i < nwake; i++)
+		sc_wake(wake[i]);
+}
 
-		for (j = 0; j < nwake; j++)
-			if (w == wake[j])
-				SetLatch(&GetPGProcByNumber(i)->procLatch);
-	}
+/*
+ * Marks every flight of this backend idle (its ask engine is not running:
+ * an error left it), so waiters may take them over if it stays so.
+ */
+static void
+sc_idle_all(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	if (sc == NULL || MyProc == NULL || !my_flights_init)
+		return;
+	sc_lock(LW_SHARED);
+	for (i = 0; i < SC_MY_FLIGHTS; i++)
+		if (sc_owns(i) &&
+			pg_atomic_read_u64(&SC_FLIGHTS(sc)[my_flights[i].slot].idle_since) == 0)
+			pg_atomic_write_u64(&SC_FLIGHTS(sc)[my_flights[i].slot].idle_since, (uint64) now);
+	sc_unlock();
+	for (i = 0; i < SC_MY_FLIGHTS; i++)
+		if (my_flights[i].slot >= 0)
+			sc_wake(my_flights[i].slot);
 }
 
 static void
@@ -316,9 +475,12 @@ sc_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			sc_lock_held = false;	/* LWLockReleaseAll released it */
+			/* FALLTHROUGH */
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			/* no portal is left to finish an ask */
 			sc_release_all();
 			break;
 		default:
@@ -326,17 +488,26 @@ sc_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A subtransaction's abort ends no flight: the asks it destroyed end theirs
+ * when their memory goes (ask.c), and the asks of cursors declared before
+ * the savepoint keep theirs.  An ask the error interrupted is idle now.
+ */
 static void
 sc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		sc_release_all();
+	{
+		sc_lock_held = false;	/* LWLockReleaseAll released it */
+		sc_idle_all();
+	}
 }
 
 static void
 sc_shmem_exit(int code, Datum arg)
 {
+	sc_lock_held = false;
 	sc_release_all();
 }
 
@@ -350,6 +521,7 @@ sc_attach(void)
 		return false;
 	if (sc_area != NULL)
 		return true;
+	sc_my_flights_init();
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(sc_xact_callback, NULL);
@@ -374,12 +546,24 @@ genie_shared_cache_active(void)
 	return sc != NULL;
 }
 
+/*
+ * genie_shared_cache_salt
+ *		The salt of credential fingerprints, the same for every session of
+ *		the server (NULL without the shared cache).
+ */
+const uint8 *
+genie_shared_cache_salt(Size *len)
+{
+	*len = SC_SALT_LEN;
+	return sc ? sc->salt : NULL;
+}
+
 /* ----------
  * The table (caller holds the lock as noted)
  * ----------
  */
 
-/* The live entry of a key (any lock mode), or -1. */
+/* The live entry of a key in this database (any lock mode), or -1. */
 static int
 sc_find(const char *key, Size keylen, uint64 hash, TimestampTz now)
 {
@@ -390,6 +574,7 @@ sc_find(const char *key, Size keylen, uint64 hash, TimestampTz now)
 		SCEntry    *e = &SC_ENTRIES(sc)[i];
 
 		if (e->hash == hash && e->keylen == keylen && e->expires > now &&
+			e->dbid == MyDatabaseId &&
 			memcmp(dsa_get_address(sc_area, e->data), key, keylen) == 0)
 			return i;
 		i = e->next;
@@ -470,127 +655,217 @@ sc_flight_find(uint64 hash)
 	return -1;
 }
 
-/* Copy entry i's blob into CurrentMemoryContext (any lock mode). */
-static void
-sc_copy_out(int i, char **blob, Size *bloblen, TimestampTz now)
+/* A free handle of this backend, or -1. */
+static int
+sc_free_handle(void)
 {
-	SCEntry    *e = &SC_ENTRIES(sc)[i];
-	char	   *p = dsa_get_address(sc_area, e->data);
+	int			h;
 
-	*blob = palloc(e->bloblen + 1);
-	memcpy(*blob, p + e->keylen, e->bloblen);
-	(*blob)[e->bloblen] = '\0';
-	*bloblen = e->bloblen;
-	pg_atomic_fetch_add_u64(&e->hits, 1);
-	pg_atomic_write_u64(&e->last_used, (uint64) now);
+	for (h = 0; h < SC_MY_FLIGHTS; h++)
+		if (my_flights[h].slot < 0)
+			return h;
+	return -1;
+}
+
+/* Make table slot f this backend's flight for hash under handle h (excl). */
+static void
+sc_claim(int f, int h, uint64 hash, bool takeover)
+{
+	SCFlight   *fl = &SC_FLIGHTS(sc)[f];
+
+	if (!takeover)
+	{
+		fl->conversation_id[0] = '\0';
+		fl->message_id[0] = '\0';
+	}
+	fl->owner = my_procno();
+	fl->owner_pid = MyProcPid;
+	fl->gen = sc->next_gen++;
+	fl->hash = hash;
+	pg_atomic_write_u64(&fl->idle_since, 0);
+	my_flights[h].slot = f;
+	my_flights[h].gen = fl->gen;
+}
+
+static void
+sc_set_waiting(int f)
+{
+	if (my_procno() < sc->nwaiters)
+		SC_WAITING(sc)[my_procno()] = f;
 }
 
 /*
  * genie_shared_cache_get
  *		Look a key up.  SC_HIT: *blob is a copy (CurrentMemoryContext).
  *		SC_ASK: not cached, and this backend now owns the key's flight
- *		(*flight; -1 when no flight could be had): ask, then put or release.
- *		SC_WAIT: another backend is asking; call again when the latch is
- *		set (or a little later).
+ *		(*flight, a handle; -1 when no flight could be had): ask, then put
+ *		or release; when the flight was taken over from an idle owner after
+ *		Genie took the question, conversation_id and message_id (buffers of
+ *		GENIE_FLIGHT_ID_LEN) name the message to poll instead of asking.  SC_WAIT: another backend is asking; call again when
+ *		the latch is set (or a little later).
+ *
+ * A hit is copied in two steps, as the lock rule wants: its size is read
+ * under the lock, the copy allocated outside it, and filled under the lock
+ * again if the entry is still the same publication.
  */
 GenieSharedLookup
 genie_shared_cache_get(const char *key, Size keylen, char **blob, Size *bloblen,
-					   int *flight)
+					   int *flight, char *conversation_id, char *message_id)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) key, (int) keylen, 0);
 	TimestampTz now = GetCurrentTimestamp();
+	char	   *copy = NULL;
+	Size		copylen = 0;
+	int			attempt;
 	int			i;
 	int			f;
+	int			h;
 
 	*flight = -1;
+	conversation_id[0] = '\0';
+	message_id[0] = '\0';
 	if (!sc_attach())
 		return SC_ASK;
 
-	LWLockAcquire(sc->lock, LW_SHARED);
-	i = sc_find(key, keylen, hash, now);
-	if (i >= 0)
+again:
+	for (attempt = 0; attempt < 4; attempt++)
 	{
-		sc_copy_out(i, blob, bloblen, now);
-		LWLockRelease(sc->lock);
-		if (my_procno() < sc->nwaiters)
-			SC_WAITING(sc)[my_procno()] = -1;
-		return SC_HIT;
-	}
-	LWLockRelease(sc->lock);
+		Size		len = 0;
 
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
-	/* published in between? */
-	i = sc_find(key, keylen, hash, now);
-	if (i >= 0)
-	{
-		sc_copy_out(i, blob, bloblen, now);
-		if (my_procno() < sc->nwaiters)
-			SC_WAITING(sc)[my_procno()] = -1;
-		LWLockRelease(sc->lock);
-		return SC_HIT;
+		sc_lock(LW_SHARED);
+		i = sc_find(key, keylen, hash, now);
+		if (i >= 0)
+		{
+			SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+			if (copy != NULL && copylen == e->bloblen)
+			{
+				memcpy(copy, (char *) dsa_get_address(sc_area, e->data) + e->keylen,
+					   e->bloblen);
+				pg_atomic_fetch_add_u64(&e->hits, 1);
+				pg_atomic_write_u64(&e->last_used, (uint64) now);
+				sc_set_waiting(-1);
+				sc_unlock();
+				copy[copylen] = '\0';
+				*blob = copy;
+				*bloblen = copylen;
+				return SC_HIT;
+			}
+			len = e->bloblen;
+		}
+		sc_unlock();
+		if (i < 0)
+			break;
+		/* outside the lock: room for the copy (then look again) */
+		if (copy)
+			pfree(copy);
+		copy = palloc(len + 1);
+		copylen = len;
 	}
-	f = sc_flight_find(hash);
-	if (f >= 0 && !(SC_FLIGHTS(sc)[f].owner == my_procno() &&
-					SC_FLIGHTS(sc)[f].owner_pid == MyProcPid))
+
+	/* not cached (or replaced again and again): wait, or ask */
+	sc_lock(LW_EXCLUSIVE);
+	if (attempt < 4 && sc_find(key, keylen, hash, now) >= 0)
 	{
-		if (my_procno() < sc->nwaiters)
-			SC_WAITING(sc)[my_procno()] = f;
-		LWLockRelease(sc->lock);
+		/* published in between: copy it */
+		sc_unlock();
+		goto again;
+	}
+	if (copy)
+		pfree(copy);
+	f = sc_flight_find(hash);
+	h = sc_free_handle();
+	if (f >= 0)
+	{
+		SCFlight   *fl = &SC_FLIGHTS(sc)[f];
+		uint64		idle = pg_atomic_read_u64(&fl->idle_since);
+		bool		mine = fl->owner == my_procno() && fl->owner_pid == MyProcPid;
+
+		if (mine)
+		{
+			/* this backend asks it already (another scan): ask, unclaimed */
+			sc_set_waiting(-1);
+			sc_unlock();
+			return SC_ASK;
+		}
+		if (idle != 0 && now - (TimestampTz) idle > SC_IDLE_TAKEOVER && h >= 0)
+		{
+			/*
+			 * Its owner stopped driving it (idle cursor, error): take it
+			 * over, and go on polling the owner's message if Genie took the
+			 * question already (the same credentials: the key says so), so
+			 * the quota is not spent twice.
+			 */
+			sc_claim(f, h, hash, true);
+			*flight = h;
+			if (fl->conversation_id[0] && fl->message_id[0])
+			{
+				strlcpy(conversation_id, fl->conversation_id, GENIE_FLIGHT_ID_LEN);
+				strlcpy(message_id, fl->message_id, GENIE_FLIGHT_ID_LEN);
+			}
+			sc_set_waiting(-1);
+			sc_unlock();
+			return SC_ASK;
+		}
+		sc_set_waiting(f);
+		sc_unlock();
 		return SC_WAIT;
 	}
-	if (my_procno() < sc->nwaiters)
-		SC_WAITING(sc)[my_procno()] = -1;
-	if (f < 0 && my_nflights < SC_MY_FLIGHTS)
+	sc_set_waiting(-1);
+	if (h >= 0)
 	{
 		for (f = 0; f < sc->nflights; f++)
 			if (SC_FLIGHTS(sc)[f].owner < 0)
 				break;
 		if (f < sc->nflights)
 		{
-			SC_FLIGHTS(sc)[f].owner = my_procno();
-			SC_FLIGHTS(sc)[f].owner_pid = MyProcPid;
-			SC_FLIGHTS(sc)[f].hash = hash;
-			my_flights[my_nflights++] = f;
-			*flight = f;
+			sc_claim(f, h, hash, false);
+			*flight = h;
 		}
 	}
-	else if (f >= 0)
-		f = -1;					/* this backend asks it already */
-	LWLockRelease(sc->lock);
+	sc_unlock();
 	return SC_ASK;
 }
 
-/* End flight f of this backend (exclusive lock held); true if it was ours. */
-static bool
-sc_flight_end_locked(int f)
+/*
+ * genie_shared_cache_driving
+ *		The ask owning flight h starts (true) or stops (false) driving it:
+ *		a flight left idle longer than SC_IDLE_TAKEOVER is taken over by a
+ *		waiter.
+ */
+void
+genie_shared_cache_driving(int h, bool driving)
 {
-	int			i;
-
-	for (i = 0; i < my_nflights; i++)
-	{
-		if (my_flights[i] != f)
-			continue;
-		my_flights[i] = my_flights[--my_nflights];
-		if (SC_FLIGHTS(sc)[f].owner == my_procno() &&
-			SC_FLIGHTS(sc)[f].owner_pid == MyProcPid)
-		{
-			SC_FLIGHTS(sc)[f].owner = -1;
-			return true;
-		}
-		return false;
-	}
-	return false;
+	if (h < 0 || sc == NULL || sc_area == NULL)
+		return;
+	sc_lock(LW_SHARED);
+	if (sc_owns(h))
+		pg_atomic_write_u64(&SC_FLIGHTS(sc)[my_flights[h].slot].idle_since,
+							driving ? 0 : (uint64) GetCurrentTimestamp());
+	sc_unlock();
 }
 
-/* Wake the backends waiting on flight f (no lock needed: latches). */
-static void
-sc_wake(int f)
+/*
+ * genie_shared_cache_asked
+ *		Genie took flight h's question: record the message, so a waiter
+ *		taking the flight over polls it instead of asking again.
+ */
+void
+genie_shared_cache_asked(int h, const char *conversation_id, const char *message_id)
 {
-	int			i;
+	if (h < 0 || sc == NULL || sc_area == NULL ||
+		strlen(conversation_id) >= GENIE_FLIGHT_ID_LEN ||
+		strlen(message_id) >= GENIE_FLIGHT_ID_LEN)
+		return;
+	sc_lock(LW_EXCLUSIVE);
+	if (sc_owns(h))
+	{
+		SCFlight   *fl = &SC_FLIGHTS(sc)[my_flights[h].slot];
 
-	for (i = 0; i < sc->nwaiters; i++)
-		if (SC_WAITING(sc)[i] == f)
-			SetLatch(&GetPGProcByNumber(i)->procLatch);
+		strlcpy(fl->conversation_id, conversation_id, GENIE_FLIGHT_ID_LEN);
+		strlcpy(fl->message_id, message_id, GENIE_FLIGHT_ID_LEN);
+	}
+	sc_unlock();
 }
 
 /*
@@ -601,15 +876,15 @@ sc_wake(int f)
 void
 genie_shared_cache_release(int flight)
 {
-	bool		ended;
+	int			slot;
 
-	if (flight < 0 || sc == NULL)
+	if (flight < 0 || sc == NULL || sc_area == NULL)
 		return;
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
-	ended = sc_flight_end_locked(flight);
-	LWLockRelease(sc->lock);
-	if (ended)
-		sc_wake(flight);
+	sc_lock(LW_EXCLUSIVE);
+	slot = sc_flight_end_locked(flight);
+	sc_unlock();
+	if (slot >= 0)
+		sc_wake(slot);
 }
 
 #ifdef GENIE_FAULT_INJECTION
@@ -656,9 +931,11 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 	Size		size = keylen + bloblen;
 	TimestampTz now = GetCurrentTimestamp();
 	dsa_pointer dp = InvalidDsaPointer;
+	uint32		um_hash;
+	uint32		srv_hash;
 	char	   *p;
 	int			i;
-	bool		ended;
+	int			slot;
 
 	if (!sc_attach())
 		return;
@@ -667,22 +944,30 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 		genie_shared_cache_release(flight);
 		return;
 	}
+	/* the catalog, before any lock (the lock rule) */
+	um_hash = GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(opts->umid));
+	srv_hash = GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(opts->serverid));
 
 	/* room for the chunk: least recently used entries go first */
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
 	for (;;)
 	{
+		bool		evicted;
+
 		dp = dsa_allocate_extended(sc_area, size, DSA_ALLOC_NO_OOM);
-		if (DsaPointerIsValid(dp) || !sc_evict_one(now))
+		if (DsaPointerIsValid(dp))
+			break;
+		sc_lock(LW_EXCLUSIVE);
+		evicted = sc_evict_one(now);
+		sc_unlock();
+		if (!evicted)
 			break;
 	}
-	my_pending = dp;
-	LWLockRelease(sc->lock);
 	if (!DsaPointerIsValid(dp))
 	{
 		genie_shared_cache_release(flight);
 		return;
 	}
+	my_pending = dp;
 
 	/* fill it outside the lock: nobody can see it yet */
 	p = dsa_get_address(sc_area, dp);
@@ -697,7 +982,7 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 	memcpy(p + keylen, blob, bloblen);
 
 	/* publish */
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
+	sc_lock(LW_EXCLUSIVE);
 	i = sc_find(key, keylen, hash, PG_INT64_MIN);
 	if (i >= 0)
 		sc_remove(i);			/* an older answer to the same question */
@@ -718,8 +1003,8 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 		e->dbid = MyDatabaseId;
 		e->serverid = opts->serverid;
 		e->umid = opts->umid;
-		e->um_hash = GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(opts->umid));
-		e->srv_hash = GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(opts->serverid));
+		e->um_hash = um_hash;
+		e->srv_hash = srv_hash;
 		e->created = now;
 		e->expires = expires;
 		pg_atomic_write_u64(&e->last_used, (uint64) now);
@@ -731,10 +1016,10 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 	else
 		dsa_free(sc_area, dp);
 	my_pending = InvalidDsaPointer;
-	ended = sc_flight_end_locked(flight);
-	LWLockRelease(sc->lock);
-	if (ended)
-		sc_wake(flight);
+	slot = sc_flight_end_locked(flight);
+	sc_unlock();
+	if (slot >= 0)
+		sc_wake(slot);
 }
 
 /*
@@ -749,42 +1034,89 @@ genie_shared_cache_clear(void)
 
 	if (!sc_attach())
 		return 0;
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
+	sc_lock(LW_EXCLUSIVE);
 	for (i = 0; i < sc->nentries; i++)
 		if (SC_ENTRIES(sc)[i].used)
 		{
 			sc_remove(i);
 			n++;
 		}
-	LWLockRelease(sc->lock);
+	sc_unlock();
 	return n;
 }
 
-/*
- * genie_shared_cache_invalidate
- *		A user mapping or server changed (syscache callback): drop the
- *		entries fetched with it.  A full reset (hashvalue 0, a lagging
- *		backend's sinval overflow) drops nothing: the backend that made the
- *		change always sees its own precise invalidation.
- */
-void
-genie_shared_cache_invalidate(int cacheid, uint32 hashvalue)
+/* Drop this database's entries of a mapping or server (exclusive lock). */
+static void
+sc_invalidate_locked(int cacheid, uint32 hashvalue, bool all)
 {
 	int			i;
 
-	if (hashvalue == 0 || !sc_attach())
-		return;
-	LWLockAcquire(sc->lock, LW_EXCLUSIVE);
 	for (i = 0; i < sc->nentries; i++)
 	{
 		SCEntry    *e = &SC_ENTRIES(sc)[i];
 
-		if (e->used &&
-			((cacheid == USERMAPPINGOID && e->um_hash == hashvalue) ||
+		if (e->used && e->dbid == MyDatabaseId &&
+			(all ||
+			 (cacheid == USERMAPPINGOID && e->um_hash == hashvalue) ||
 			 (cacheid == FOREIGNSERVEROID && e->srv_hash == hashvalue)))
 			sc_remove(i);
 	}
+}
+
+/* The invalidations deferred while the lock was held (see the rule). */
+static void
+sc_apply_pending(void)
+{
+	int			i;
+
+	sc_lock(LW_EXCLUSIVE);
+	if (sc_pending_overflow)
+		sc_invalidate_locked(0, 0, true);
+	else
+		for (i = 0; i < sc_npending; i++)
+			sc_invalidate_locked(sc_pending[i].cacheid, sc_pending[i].hashvalue, false);
+	sc_npending = 0;
+	sc_pending_overflow = false;
+	sc_lock_held = false;
 	LWLockRelease(sc->lock);
+}
+
+/*
+ * genie_shared_cache_invalidate
+ *		A user mapping or server changed (syscache callback): drop this
+ *		database's entries fetched with it.  A full reset (hashvalue 0, a
+ *		lagging backend's sinval overflow) drops nothing: the backend that
+ *		made the change always sees its own precise invalidation (and keys
+ *		carry the credentials' fingerprint, so an answer fetched with other
+ *		credentials is never found anyway).
+ *
+ * Never called with the lock held, by the lock rule; if it were, waiting
+ * for the lock would wait for ourselves: a debug build stops hard, a normal
+ * one defers the work to sc_unlock().
+ */
+void
+genie_shared_cache_invalidate(int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 || sc == NULL || sc_area == NULL)
+		return;
+	if (sc_lock_held)
+	{
+#ifdef GENIE_FAULT_INJECTION
+		elog(PANIC, "genie_fdw: invalidation processed while holding the shared cache lock");
+#endif
+		if (sc_npending < SC_PENDING_INVAL)
+		{
+			sc_pending[sc_npending].cacheid = cacheid;
+			sc_pending[sc_npending].hashvalue = hashvalue;
+			sc_npending++;
+		}
+		else
+			sc_pending_overflow = true;
+		return;
+	}
+	sc_lock(LW_EXCLUSIVE);
+	sc_invalidate_locked(cacheid, hashvalue, false);
+	sc_unlock();
 }
 
 /* ----------
@@ -843,24 +1175,53 @@ genie_fdw_cache(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	LWLockAcquire(sc->lock, LW_SHARED);
-	rows = palloc(sizeof(SCRow) * Max(sc->nused, 1));
-	for (i = 0; i < sc->nentries && nrows < sc->nused; i++)
+	/*
+	 * Two steps, as the lock rule wants: count and size under the lock,
+	 * allocate outside it, copy under it again (what was published in
+	 * between and does not fit is left out of this snapshot).
+	 */
 	{
-		SCEntry    *e = &SC_ENTRIES(sc)[i];
+		int			cap = 0;
+		Size		keybytes = 0;
+		char	   *keys;
+		Size		used = 0;
 
-		if (!e->used || e->dbid != MyDatabaseId)
-			continue;
-		rows[nrows].serverid = e->serverid;
-		rows[nrows].umid = e->umid;
-		rows[nrows].key = pnstrdup(dsa_get_address(sc_area, e->data), e->keylen);
-		rows[nrows].bytes = e->keylen + e->bloblen;
-		rows[nrows].hits = (int64) pg_atomic_read_u64(&e->hits);
-		rows[nrows].created = e->created;
-		rows[nrows].expires = e->expires;
-		nrows++;
+		sc_lock(LW_SHARED);
+		for (i = 0; i < sc->nentries; i++)
+		{
+			SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+			if (e->used && e->dbid == MyDatabaseId)
+			{
+				cap++;
+				keybytes += e->keylen + 1;
+			}
+		}
+		sc_unlock();
+		rows = palloc(sizeof(SCRow) * Max(cap, 1));
+		keys = palloc(keybytes + 1);
+
+		sc_lock(LW_SHARED);
+		for (i = 0; i < sc->nentries && nrows < cap; i++)
+		{
+			SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+			if (!e->used || e->dbid != MyDatabaseId || used + e->keylen + 1 > keybytes)
+				continue;
+			rows[nrows].serverid = e->serverid;
+			rows[nrows].umid = e->umid;
+			rows[nrows].key = keys + used;
+			memcpy(keys + used, dsa_get_address(sc_area, e->data), e->keylen);
+			keys[used + e->keylen] = '\0';
+			used += e->keylen + 1;
+			rows[nrows].bytes = e->keylen + e->bloblen;
+			rows[nrows].hits = (int64) pg_atomic_read_u64(&e->hits);
+			rows[nrows].created = e->created;
+			rows[nrows].expires = e->expires;
+			nrows++;
+		}
+		sc_unlock();
 	}
-	LWLockRelease(sc->lock);
 
 	for (i = 0; i < nrows; i++)
 	{
