@@ -3,6 +3,8 @@
 # Debian 12 packages PostgreSQL 15 only; the tests also run against 18, built
 # from the source tarball that CI provides beside the checkout
 # ($GENIE_ROOT/../shared/pg/postgresql-18.3.tar.xz, or GENIE_PG18_TARBALL).
+# A fresh clone has no such tarball: test/run-tests.sh then skips 18 (CI
+# requires it; see there).
 # The build is done once and cached in
 #     ${GENIE_PG_CACHE:-/var/cache/genie_fdw}/pg-<version>-<first 12 hex of the tarball's sha256>
 # and reused by every later run on the machine.  It is built in a temporary
@@ -14,12 +16,20 @@
 # Sourced by test/lib.sh (genie_pg18_prefix sets PG18_PREFIX), or run as
 # `bash test/pg18.sh` to build (if needed) and print the prefix.
 
-# genie_pg18_prefix: build PostgreSQL 18 if it is not cached; sets PG18_PREFIX
-genie_pg18_prefix() {
+# genie_pg18_tarball: print where PostgreSQL 18's source is looked for;
+# true when it is there
+genie_pg18_tarball() {
 	local root
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	local tarball=${GENIE_PG18_TARBALL:-$root/../shared/pg/postgresql-18.3.tar.xz}
-	if [ ! -f "$tarball" ]; then
+	echo "$tarball"
+	[ -f "$tarball" ]
+}
+
+# genie_pg18_prefix: build PostgreSQL 18 if it is not cached; sets PG18_PREFIX
+genie_pg18_prefix() {
+	local tarball
+	if ! tarball=$(genie_pg18_tarball); then
 		echo "PostgreSQL 18 source not found at $tarball (set GENIE_PG18_TARBALL)" >&2
 		return 1
 	fi
