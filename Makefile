@@ -7,7 +7,7 @@
 MODULE_big = genie_fdw
 OBJS = src/genie_fdw.o src/option.o src/http.o src/credentials.o \
 	src/request.o src/ask.o src/chunks.o \
-	src/genie_decode.o src/convert.o src/limiter.o src/cache.o src/shared_cache.o \
+	src/genie_decode.o src/convert.o src/limiter.o src/cache.o src/shared_cache.o src/rerun.o \
 	src/catalog.o src/rowscan.o src/genie_errors.o src/wait_event.o
 PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
 

@@ -80,6 +80,7 @@ typedef enum AskStep
 	STEP_POLL,					/* get message */
 	STEP_RESULT,				/* get the query result */
 	STEP_EXECUTE,				/* run the attachment's query again */
+	STEP_STATEMENT,				/* poll that run's statement */
 	STEP_DOWNLOAD,				/* start a full-result download */
 	STEP_DOWNLOAD_POLL			/* poll the download */
 } AskStep;
@@ -113,6 +114,13 @@ typedef struct GenieAsk
 	bool		cache_checked;	/* looked up (and not waiting) */
 	bool		stored;			/* handed to the answer cache (or not
 								 * cacheable): its flight has ended */
+	bool		rerun;			/* re-running remembered SQL (rerun.c) */
+	bool		rerun_tried;	/* once per ask: then it asks */
+	char	   *run_statement_id;	/* STEP_STATEMENT's statement */
+	char	   *last_message_body;	/* the last get-message response, to
+									 * remember */
+	size_t		last_message_len;
+	bool		remembered;		/* ask_remember done */
 	int			flight;			/* the shared cache's flight owned, or -1 */
 	MemoryContextCallback flight_cb;	/* ends the flight with cxt */
 	bool		flight_cb_set;
@@ -147,6 +155,7 @@ ask_error_callback(void *arg)
 }
 
 static void askset_driving(GenieAskSet *set, bool driving);
+static void ask_rerun_fallback(GenieAsk *ask, const char *why);
 static GenieAnswer *askset_run(GenieAskSet *set);
 
 /*
@@ -254,6 +263,7 @@ step_what(const GenieAsk *ask)
 		case STEP_RESULT:
 			return "a query result";
 		case STEP_EXECUTE:
+		case STEP_STATEMENT:
 			return "a new run of Genie's query";
 		case STEP_DOWNLOAD:
 		case STEP_DOWNLOAD_POLL:
@@ -318,6 +328,10 @@ ask_set_step(GenieAsk *ask, AskStep step)
 								 genie_url_segment(msg->attachment_id),
 								 genie_url_segment(ask->download.download_id),
 								 genie_url_segment(ask->download.download_id_signature));
+			break;
+		case STEP_STATEMENT:
+			ask->url = psprintf("%s/api/2.0/sql/statements/%s", opts->host,
+								genie_url_segment(ask->run_statement_id));
 			break;
 		case STEP_EXECUTE:
 			if (msg->attachment_id)
@@ -462,6 +476,110 @@ ask_terminal(GenieAsk *ask)
 }
 
 /*
+ * ask_try_rerun
+ *		With refresh 'rerun', a question whose SQL Genie generated before
+ *		(rerun.c) re-runs that SQL (execute-query, or a new full-result
+ *		download) instead of asking Genie: no question slot, no language
+ *		model.  Follow-ups are never re-run from another conversation's SQL.
+ *		True when the ask now re-runs (its step set, to be sent).
+ */
+static bool
+ask_try_rerun(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+	GenieRemembered r;
+	GdError		err;
+	MemoryContext old;
+	bool		ok;
+
+	if (!opts->refresh_rerun || ask->target_conversation || ask->rerun_tried)
+		return false;
+	ask->rerun_tried = true;
+	old = MemoryContextSwitchTo(ask->cxt);
+	if (!genie_rerun_lookup(opts, a->question, &r))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	ok = gd_decode_message(r.message_body, r.message_len, genie_arena(ask->cxt), &a->message, &err);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+	{
+		genie_rerun_forget(opts, a->question);	/* cannot happen: it decoded before */
+		return false;
+	}
+	a->conversation_id = r.conversation_id;
+	a->message_id = r.message_id;
+	a->message.attachment_id = r.attachment_id;
+	a->message.sql = r.sql;
+	a->message.statement_id = NULL;
+	a->rerun_of = r.message_id;
+	ask->raw.message_body = r.message_body;
+	ask->raw.message_len = r.message_len;
+	ask->rerun = true;
+	genie_stats_add(opts, GSTAT_RERUNS, 1);
+	if (ask->set->stats)
+		ask->set->stats->reruns++;
+	ask_progress(ask, psprintf("re-running the SQL Genie generated in message %s", r.message_id));
+	ask_set_step(ask, opts->full_results ? STEP_DOWNLOAD : STEP_EXECUTE);
+	return true;
+}
+
+/*
+ * ask_rerun_fallback
+ *		A re-run failed for good (message or conversation gone, permission
+ *		changed, the SQL no longer runs): forget the SQL, say why, and ask
+ *		Genie the question instead, once.
+ */
+static void
+ask_rerun_fallback(GenieAsk *ask, const char *why)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+
+	ereport(NOTICE,
+			(errmsg("genie_fdw: could not re-run the SQL Genie generated for \"%.60s%s\"; asking Genie again",
+					a->question, strlen(a->question) > 60 ? "..." : ""),
+			 errdetail("Message %s: %s.", a->message_id ? a->message_id : "(none)", why)));
+	genie_rerun_forget(opts, a->question);
+	ask->rerun = false;
+	a->rerun_of = NULL;
+	a->conversation_id = NULL;
+	a->message_id = NULL;
+	memset(&a->message, 0, sizeof(a->message));
+	memset(&a->statement, 0, sizeof(a->statement));
+	a->has_result = false;
+	ask->raw.message_body = NULL;
+	ask->raw.result_body = NULL;
+	ask->last_status = NULL;
+	ask_set_step(ask, STEP_POST);
+	ask->phase = PH_SLOT;
+}
+
+/*
+ * ask_remember
+ *		With refresh 'rerun', a fresh answer that ran SQL is remembered
+ *		(rerun.c) for the next asking of its question.
+ */
+static void
+ask_remember(GenieAsk *ask)
+{
+	const GenieOptions *opts = ask->set->opts;
+	GenieAnswer *a = ask->answer;
+
+	if (ask->remembered)
+		return;
+	ask->remembered = true;
+	if (!opts->refresh_rerun || a->from_cache || ask->rerun || ask->target_conversation ||
+		!a->has_result || ask->last_message_body == NULL)
+		return;
+	genie_rerun_remember(opts, a->question, a->conversation_id, a->message_id,
+						 a->message.attachment_id, a->message.sql,
+						 ask->last_message_body, ask->last_message_len);
+}
+
+/*
  * ask_response
  *		Handle the finished request of an ask.
  */
@@ -475,6 +593,21 @@ ask_response(GenieAsk *ask)
 	GdError		err;
 	double		wait = 0;
 	GenieReqKind kind = ask->step == STEP_POST ? REQ_QUESTION : REQ_READ;
+
+	/*
+	 * A re-run refused for good (the message or conversation is gone, the
+	 * permission changed, the request no longer makes sense): ask instead.
+	 */
+	if (ask->rerun && resp->outcome == HTTP_DONE &&
+		(resp->status == 400 || resp->status == 403 || resp->status == 404 ||
+		 resp->status == 410))
+	{
+		ask_rerun_fallback(ask, psprintf("HTTP %ld: %s", resp->status,
+										 resp->status == 404 ? "the message or its conversation is gone" :
+										 resp->status == 403 ? "permission denied" :
+										 "the query can no longer be run"));
+		return;
+	}
 
 	switch (genie_after_response(opts, kind, step_what(ask), resp, ask->retries,
 								 ask->refreshed, ask_time_left(ask), &wait, ask->set->stats))
@@ -523,6 +656,8 @@ ask_response(GenieAsk *ask)
 				genie_report_decode_error(opts, resp, &err, "a message");
 			ask->raw.message_body = resp->body;
 			ask->raw.message_len = resp->len;
+			ask->last_message_body = resp->body;
+			ask->last_message_len = resp->len;
 			if (ask->set->stats)
 				ask->set->stats->polls++;
 			genie_stats_add(opts, GSTAT_POLLS, 1);
@@ -566,12 +701,22 @@ ask_response(GenieAsk *ask)
 			break;
 		case STEP_RESULT:
 		case STEP_EXECUTE:
+		case STEP_STATEMENT:
 		case STEP_DOWNLOAD_POLL:
 			{
 				GdStatement *st = &a->statement;
 
 				if (!gd_decode_statement(resp->body, resp->len, arena, st, &err))
 					genie_report_decode_error(opts, resp, &err, "a query result");
+				if (ask->rerun && strcmp(st->state, "SUCCEEDED") != 0 &&
+					strcmp(st->state, "PENDING") != 0 && strcmp(st->state, "RUNNING") != 0)
+				{
+					/* the SQL no longer runs (a table gone, a column renamed) */
+					ask_rerun_fallback(ask, psprintf("the statement ended in state %s%s%s", st->state,
+													 st->error_code ? ": " : "",
+													 st->error_code ? st->error_code : ""));
+					break;
+				}
 				if (strcmp(st->state, "SUCCEEDED") == 0)
 				{
 					if (!st->has_manifest)
@@ -604,7 +749,19 @@ ask_response(GenieAsk *ask)
 					ask_check_timeout(ask);
 					if (ask->wait_started <= 0)
 						ask->wait_started = now;
-					ask_set_step(ask, ask->step);
+					if ((ask->step == STEP_EXECUTE || ask->step == STEP_STATEMENT) &&
+						st->statement_id)
+					{
+						/* the new run goes on: poll its statement */
+						MemoryContext old = MemoryContextSwitchTo(ask->cxt);
+
+						ask->run_statement_id = pstrdup(st->statement_id);
+						MemoryContextSwitchTo(old);
+						ask_set_step(ask, STEP_STATEMENT);
+						ask->wait_started = now;
+					}
+					else
+						ask_set_step(ask, ask->step);
 					ask_sleep(ask, Min(opts->max_poll_interval,
 									   Max(STATUS_WAIT_MIN,
 										   STATUS_WAIT_FRACTION * (now - ask->wait_started))));
@@ -905,7 +1062,8 @@ askset_run(GenieAskSet *set)
 						break;
 					case GENIE_CACHE_MISS:
 						ask->cache_checked = true;
-						ask->phase = PH_SLOT;
+						/* a remembered question re-runs: no question slot */
+						ask->phase = ask_try_rerun(ask) ? PH_SEND : PH_SLOT;
 						break;
 					case GENIE_CACHE_CONTINUE:
 						/* no question is sent: no quota slot */
@@ -930,7 +1088,10 @@ askset_run(GenieAskSet *set)
 
 				for (j = 0; j < set->nasks; j++)
 					if (set->asks[j]->phase == PH_DONE)
+					{
+						ask_remember(set->asks[j]);
 						ask_cache_answer(set->asks[j]);
+					}
 				ask->returned = true;
 				set->nreturned++;
 				return ask->answer;

@@ -79,6 +79,7 @@ static MemoryContext cache_cxt = NULL;
 int			genie_cache_size_kb = 65536;
 
 PG_FUNCTION_INFO_V1(genie_fdw_cache_clear);
+PG_FUNCTION_INFO_V1(genie_fdw_cache);
 
 #define CRED_FP_BYTES 16			/* of SHA-256, shown as 32 hex digits */
 
@@ -144,20 +145,23 @@ cred_fingerprint(const char *token, const char *client_id, const char *client_se
 }
 
 /*
- * cache_key
- *		dbid \x01 umid \x01 credentials' fingerprint \x01 f|i \x01 host
- *		\x01 space \x01 conversation \x01 question (\x01 cannot occur in
- *		the parts; genie_cache_row splits on it).
+ * genie_cache_key
+ *		kind \x01 dbid \x01 umid \x01 credentials' fingerprint \x01 f|i
+ *		\x01 host \x01 space \x01 conversation \x01 question (\x01 cannot
+ *		occur in the parts; genie_cache_key_parts splits on it).  kind is
+ *		GENIE_KEY_ANSWER for answers, GENIE_KEY_REMEMBERED for the SQL of
+ *		remembered questions (rerun.c).
  */
-static char *
-cache_key(const GenieOptions *opts, const char *conversation, const char *question)
+char *
+genie_cache_key(const GenieOptions *opts, char kind, const char *conversation,
+				const char *question)
 {
 	StringInfoData buf;
 	char		fp[2 * CRED_FP_BYTES + 1];
 
 	cred_fingerprint(opts->token, opts->client_id, opts->client_secret, fp);
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%u\x01%u\x01%s\x01%c\x01", MyDatabaseId, opts->umid, fp,
+	appendStringInfo(&buf, "%c\x01%u\x01%u\x01%s\x01%c\x01", kind, MyDatabaseId, opts->umid, fp,
 					 opts->full_results ? 'f' : 'i');
 	appendStringInfoString(&buf, opts->host);
 	appendStringInfoChar(&buf, '\x01');
@@ -170,14 +174,14 @@ cache_key(const GenieOptions *opts, const char *conversation, const char *questi
 }
 
 /*
- * mapping_unchanged
+ * genie_mapping_unchanged
  *		Are the user mapping's credentials, as committed now, the ones this
  *		answer was fetched with?  (A flight must not publish an answer
  *		fetched with credentials an ALTER USER MAPPING replaced while it was
  *		in the air.)  Catalog access: never under the shared cache's lock.
  */
-static bool
-mapping_unchanged(const GenieOptions *opts)
+bool
+genie_mapping_unchanged(const GenieOptions *opts)
 {
 	HeapTuple	tp;
 	Datum		datum;
@@ -336,7 +340,8 @@ cache_find(const char *key)
 }
 
 static void
-local_store(const GenieOptions *opts, const char *key, const char *blob, size_t bloblen)
+local_store(const GenieOptions *opts, const char *key, const char *blob, size_t bloblen,
+			TimestampTz expires)
 {
 	MemoryContext old;
 	CacheEntry *e;
@@ -359,7 +364,7 @@ local_store(const GenieOptions *opts, const char *key, const char *blob, size_t 
 	e = palloc0(sizeof(CacheEntry));
 	e->key = pstrdup(key);
 	e->created = GetCurrentTimestamp();
-	e->expires = e->created + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC);
+	e->expires = expires;
 	e->serverid = opts->serverid;
 	e->umid = opts->umid;
 	e->blob = palloc(bloblen);
@@ -416,7 +421,7 @@ genie_cache_lookup(const GenieOptions *opts, const char *conversation,
 	cont_message[0] = '\0';
 	if (opts->cache_ttl <= 0 || (!shared && dlist_is_empty(&cache_lru)))
 		return GENIE_CACHE_MISS;
-	key = cache_key(opts, conversation, question);
+	key = genie_cache_key(opts, GENIE_KEY_ANSWER, conversation, question);
 	if (shared)
 	{
 		switch (genie_shared_cache_get(key, strlen(key), &blob, &bloblen, flight,
@@ -466,19 +471,20 @@ genie_cache_store(const GenieOptions *opts, const char *conversation,
 	char	   *blob;
 	size_t		bloblen;
 
-	if (opts->cache_ttl <= 0 || ans->message_body == NULL || !mapping_unchanged(opts))
+	if (opts->cache_ttl <= 0 || ans->message_body == NULL || !genie_mapping_unchanged(opts))
 	{
 		genie_cache_release(flight);
 		return;
 	}
-	key = cache_key(opts, conversation, question);
+	key = genie_cache_key(opts, GENIE_KEY_ANSWER, conversation, question);
 	blob = serialize(ans, &bloblen);
 	if (genie_shared_cache_active())
 		genie_shared_cache_put(key, strlen(key), blob, bloblen, opts,
 							   GetCurrentTimestamp() + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC),
 							   flight);
 	else
-		local_store(opts, key, blob, bloblen);
+		local_store(opts, key, blob, bloblen,
+					GetCurrentTimestamp() + (TimestampTz) (opts->cache_ttl * USECS_PER_SEC));
 	pfree(blob);
 	pfree(key);
 }
@@ -515,15 +521,23 @@ genie_cache_flight_driving(int flight, bool driving)
 	genie_shared_cache_driving(flight, driving);
 }
 
+/* Drop this session's entries whose key starts with prefix ("": all). */
 static int64
-cache_clear(void)
+cache_clear(const char *prefix)
 {
+	dlist_mutable_iter iter;
+	size_t		prefixlen = strlen(prefix);
 	int64		n = 0;
 
-	while (!dlist_is_empty(&cache_lru))
+	dlist_foreach_modify(iter, &cache_lru)
 	{
-		entry_free(dlist_container(CacheEntry, node, dlist_head_node(&cache_lru)));
-		n++;
+		CacheEntry *e = dlist_container(CacheEntry, node, iter.cur);
+
+		if (strncmp(e->key, prefix, prefixlen) == 0)
+		{
+			entry_free(e);
+			n++;
+		}
 	}
 	return n;
 }
@@ -532,46 +546,136 @@ cache_clear(void)
 static void
 cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
-	(void) cache_clear();
+	(void) cache_clear("");
 	if (genie_shared_cache_active())
 		genie_shared_cache_invalidate(cacheid, hashvalue);
 }
 
-/*
- * genie_fdw_cache_clear
- *		SQL function: empty the answer cache, the shared one for every
- *		session and this session's own; returns how many answers were
- *		dropped.  EXECUTE is revoked from PUBLIC.
+/* ----------
+ * Keyed values for rerun.c: the shared cache when active, else this
+ * session's, with the same keys, expiry, invalidation and bounds.
+ * ----------
  */
-Datum
-genie_fdw_cache_clear(PG_FUNCTION_ARGS)
+
+/* Keep a value until expires (when the mapping is unchanged). */
+void
+genie_cache_kv_put(const GenieOptions *opts, const char *key, const char *blob,
+				   size_t bloblen, TimestampTz expires)
 {
-	int64		n = cache_clear();
+	if (!genie_mapping_unchanged(opts))
+		return;
+	if (genie_shared_cache_active())
+		genie_shared_cache_put(key, strlen(key), blob, bloblen, opts, expires, -1);
+	else
+		local_store(opts, key, blob, bloblen, expires);
+}
+
+/* A live value, copied into CurrentMemoryContext (its hits counted). */
+bool
+genie_cache_kv_get(const char *key, char **blob, size_t *bloblen, int64 *hits)
+{
+	CacheEntry *e;
+
+	*hits = 0;
+	if (genie_shared_cache_active())
+	{
+		Size		len;
+
+		if (!genie_shared_cache_find(key, strlen(key), blob, &len))
+			return false;
+		*bloblen = len;
+		return true;
+	}
+	e = cache_find(key);
+	if (e == NULL)
+		return false;
+	dlist_move_head(&cache_lru, &e->node);
+	e->hits++;
+	*hits = e->hits;
+	*blob = palloc(e->bloblen + 1);
+	memcpy(*blob, e->blob, e->bloblen);
+	(*blob)[e->bloblen] = '\0';
+	*bloblen = e->bloblen;
+	return true;
+}
+
+void
+genie_cache_kv_forget(const char *key)
+{
+	CacheEntry *e;
 
 	if (genie_shared_cache_active())
-		n += genie_shared_cache_clear();
-	PG_RETURN_INT64(n);
+		genie_shared_cache_forget(key, strlen(key));
+	else if ((e = cache_find(key)) != NULL)
+		entry_free(e);
+}
+
+/* The live entries whose key starts with prefix; returns how many. */
+int
+genie_cache_kv_list(const char *prefix, bool all_dbs, bool with_blobs, GenieCacheItem **items)
+{
+	dlist_iter	iter;
+	TimestampTz now = GetCurrentTimestamp();
+	size_t		prefixlen = strlen(prefix);
+	int			n = 0;
+	int			cap = 0;
+
+	if (genie_shared_cache_active())
+		return genie_shared_cache_list(prefix, all_dbs, with_blobs, items);
+	dlist_foreach(iter, &cache_lru)
+		cap++;
+	*items = palloc0(sizeof(GenieCacheItem) * Max(cap, 1));
+	dlist_foreach(iter, &cache_lru)
+	{
+		CacheEntry *e = dlist_container(CacheEntry, node, iter.cur);
+		GenieCacheItem *it = &(*items)[n];
+
+		if (e->expires <= now || strncmp(e->key, prefix, prefixlen) != 0)
+			continue;
+		it->serverid = e->serverid;
+		it->umid = e->umid;
+		it->key = pstrdup(e->key);
+		it->keylen = strlen(e->key);
+		if (with_blobs)
+		{
+			it->blob = palloc(e->bloblen + 1);
+			memcpy(it->blob, e->blob, e->bloblen);
+			it->blob[e->bloblen] = '\0';
+		}
+		it->bloblen = e->bloblen;
+		it->hits = e->hits;
+		it->created = e->created;
+		it->expires = e->expires;
+		n++;
+	}
+	return n;
+}
+
+/* Drop the entries whose key starts with prefix; returns how many. */
+int64
+genie_cache_kv_clear(const char *prefix, bool all_dbs)
+{
+	int64		n = cache_clear(prefix);
+
+	if (genie_shared_cache_active())
+		n += genie_shared_cache_clear(prefix, all_dbs);
+	return n;
 }
 
 /*
- * genie_cache_row
- *		One row of genie_fdw_cache() from an entry's key and figures.
+ * genie_cache_key_parts
+ *		Split a key genie_cache_key wrote (a palloc'd copy) into its nine
+ *		parts; false if it is not one.
  */
-void
-genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
-				const char *key, size_t bytes, int64 hits, int64 age_us, int64 left_us)
+bool
+genie_cache_key_parts(const char *key, char **parts)
 {
-	Datum		values[10];
-	bool		nulls[10];
-	char	   *parts[8];
-	char	   *k = pstrdup(key);
+	char	   *p = pstrdup(key);
 	int			n = 0;
-	char	   *p = k;
 
-	memset(nulls, 0, sizeof(nulls));
-	while (n < 8)
+	while (n < GENIE_KEY_NPARTS)
 	{
-		char	   *sep = n < 7 ? strchr(p, '\x01') : NULL;
+		char	   *sep = n < GENIE_KEY_NPARTS - 1 ? strchr(p, '\x01') : NULL;
 
 		parts[n++] = p;
 		if (sep == NULL)
@@ -579,42 +683,73 @@ genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
 		*sep = '\0';
 		p = sep + 1;
 	}
-	if (n < 8)
-		return;					/* not a key cache_key wrote */
-	/* parts: dbid, umid, fingerprint (never shown), f|i, host, space, ... */
-	values[0] = server ? CStringGetTextDatum(server) : (Datum) 0;
-	nulls[0] = server == NULL;
-	values[1] = role ? CStringGetTextDatum(role) : (Datum) 0;
-	nulls[1] = role == NULL;
-	values[2] = CStringGetTextDatum(parts[5]);
-	values[3] = CStringGetTextDatum(parts[6]);
-	nulls[3] = parts[6][0] == '\0';
-	values[4] = CStringGetTextDatum(parts[7]);
-	values[5] = BoolGetDatum(parts[3][0] == 'f');
-	values[6] = Int64GetDatum((int64) bytes);
-	values[7] = Int64GetDatum(hits);
-	values[8] = Float8GetDatum(age_us / 1000000.0);
-	values[9] = Float8GetDatum(Max(left_us, 0) / 1000000.0);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return n == GENIE_KEY_NPARTS;
 }
 
-/* genie_fdw_cache() without the shared cache: this session's entries. */
-void
-genie_local_cache_rows(ReturnSetInfo *rsinfo)
+/*
+ * genie_fdw_cache_clear
+ *		SQL function: empty the answer cache, the shared one for every
+ *		session and this session's own; returns how many answers were
+ *		dropped (remembered questions stay: genie_fdw_forget).  EXECUTE is
+ *		revoked from PUBLIC.
+ */
+Datum
+genie_fdw_cache_clear(PG_FUNCTION_ARGS)
 {
-	dlist_iter	iter;
+	char		prefix[3] = {GENIE_KEY_ANSWER, '\x01', '\0'};
+
+	PG_RETURN_INT64(genie_cache_kv_clear(prefix, true));
+}
+
+/*
+ * genie_fdw_cache
+ *		SQL function: the answers of the current database in the shared
+ *		cache (this session's cache without preloading): server, the
+ *		mapping's role, space, conversation, question, full_results, bytes,
+ *		hits, age and seconds left.  Keys hold no secret (the credentials'
+ *		fingerprint is not shown); questions may be confidential, so EXECUTE
+ *		is revoked from PUBLIC.
+ */
+Datum
+genie_fdw_cache(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = GetCurrentTimestamp();
+	char		prefix[3] = {GENIE_KEY_ANSWER, '\x01', '\0'};
+	GenieCacheItem *items;
+	int			n;
+	int			i;
 
-	dlist_foreach(iter, &cache_lru)
+	InitMaterializedSRF(fcinfo, 0);
+	n = genie_cache_kv_list(prefix, false, false, &items);
+	for (i = 0; i < n; i++)
 	{
-		CacheEntry *e = dlist_container(CacheEntry, node, iter.cur);
-		ForeignServer *server = GetForeignServerExtended(e->serverid, FSV_MISSING_OK);
+		ForeignServer *server = GetForeignServerExtended(items[i].serverid, FSV_MISSING_OK);
+		char	   *role = genie_mapping_role(items[i].umid);
+		char	   *parts[GENIE_KEY_NPARTS];
+		Datum		values[10];
+		bool		nulls[10];
 
-		if (e->expires <= now)
+		if (!genie_cache_key_parts(items[i].key, parts))
 			continue;
-		genie_cache_row(rsinfo, server ? server->servername : NULL, genie_mapping_role(e->umid), e->key,
-						e->size, e->hits, now - e->created, e->expires - now);
+		memset(nulls, 0, sizeof(nulls));
+		/* parts: kind, dbid, umid, fingerprint (never shown), f|i, host, ... */
+		values[0] = server ? CStringGetTextDatum(server->servername) : (Datum) 0;
+		nulls[0] = server == NULL;
+		values[1] = role ? CStringGetTextDatum(role) : (Datum) 0;
+		nulls[1] = role == NULL;
+		values[2] = CStringGetTextDatum(parts[GENIE_KEY_SPACE]);
+		values[3] = CStringGetTextDatum(parts[GENIE_KEY_CONVERSATION]);
+		nulls[3] = parts[GENIE_KEY_CONVERSATION][0] == '\0';
+		values[4] = CStringGetTextDatum(parts[GENIE_KEY_QUESTION]);
+		values[5] = BoolGetDatum(parts[GENIE_KEY_FULL][0] == 'f');
+		values[6] = Int64GetDatum((int64) (items[i].keylen + items[i].bloblen));
+		values[7] = Int64GetDatum(items[i].hits);
+		values[8] = Float8GetDatum((now - items[i].created) / 1000000.0);
+		values[9] = Float8GetDatum(Max(items[i].expires - now, 0) / 1000000.0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	return (Datum) 0;
 }
 
 void

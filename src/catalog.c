@@ -207,7 +207,8 @@ genie_spaces(PG_FUNCTION_ARGS)
  *		SQL: genie_delete_conversations(server name, older_than interval,
  *		space_id text DEFAULT NULL) RETURNS bigint: delete the calling
  *		user's conversations created before now() - older_than in the
- *		server's (or the given) space; returns how many were deleted.
+ *		server's (or the given) space, except those whose SQL is remembered
+ *		for re-runs; returns how many were deleted.
  */
 Datum
 genie_delete_conversations(PG_FUNCTION_ARGS)
@@ -220,6 +221,7 @@ genie_delete_conversations(PG_FUNCTION_ARGS)
 	int64		cutoff_ms;
 	int64		deleted = 0;
 	List	   *convs;
+	List	   *in_use;
 	ListCell   *lc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -249,13 +251,21 @@ genie_delete_conversations(PG_FUNCTION_ARGS)
 	cutoff_ms = (GetCurrentTimestamp() - span_us) / 1000 +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
+	/* conversations whose SQL is remembered for re-runs stay (rerun.c) */
+	in_use = genie_rerun_conversations();
 	convs = genie_list_conversations(opts);
 	foreach(lc, convs)
 	{
 		GdConversation *c = (GdConversation *) lfirst(lc);
+		ListCell   *lu;
+		bool		used = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!c->has_created || c->created_timestamp > cutoff_ms)
+			continue;
+		foreach(lu, in_use)
+			used |= strcmp((const char *) lfirst(lu), c->conversation_id) == 0;
+		if (used)
 			continue;
 		if (genie_delete_conversation(opts, c->conversation_id))
 			deleted++;

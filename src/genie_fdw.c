@@ -993,7 +993,11 @@ genieExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			}
 			if (a->from_cache)
 				ExplainPropertyText("Genie Cache", a->from_shared_cache ? "shared hit" : "hit", es);
+			if (a->rerun_of && !a->from_cache)
+				ExplainPropertyText("Genie SQL Re-run From Message", a->rerun_of, es);
 		}
+		if (gs->stats.reruns > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("Genie Re-runs", NULL, gs->stats.reruns, es);
 		ExplainPropertyInteger("Genie Polls", NULL, gs->stats.polls, es);
 		ExplainPropertyInteger("Genie Requests", NULL, gs->stats.requests, es);
 		if (gs->stats.retries > 0 || es->format != EXPLAIN_FORMAT_TEXT)

@@ -18,6 +18,7 @@
  *	convert.c		answer values to Datums, column mapping, jsonb rows
  *	cache.c			the answer cache: keys, serialized answers, the
  *					per-backend cache
+ *	rerun.c			remembered questions: Genie's SQL re-run (refresh 'rerun')
  *	shared_cache.c	the answer cache shared by all sessions (preloaded):
  *					shared memory, LRU, single flight, genie_fdw_cache()
  *	catalog.c		genie_spaces(), IMPORT FOREIGN SCHEMA, deleting old
@@ -87,6 +88,9 @@ typedef struct GenieOptions
 	bool		full_results;	/* use the full-result download */
 	bool		without_question_empty; /* a scan without a question: no
 										 * rows and a NOTICE, not an error */
+	bool		refresh_rerun;	/* a repeated question re-runs the SQL Genie
+								 * generated for it (rerun.c) */
+	double		sql_ttl;		/* seconds that SQL is re-run; < 0: forever */
 } GenieOptions;
 
 /* What a foreign-table column holds (column option "genie"). */
@@ -206,6 +210,7 @@ typedef struct GenieCallStats
 	int			polls;
 	int			retries;
 	int			requests;
+	int			reruns;			/* remembered SQL re-run */
 	int64		bytes;
 } GenieCallStats;
 
@@ -225,6 +230,7 @@ typedef struct GenieAnswer
 	int			nheld;			/* chunks after the first held in memory */
 	GdChunk    *held;			/* (a cached or cacheable answer) */
 	bool		whole;			/* the first and held chunks are all */
+	char	   *rerun_of;		/* the message whose SQL was re-run, or NULL */
 } GenieAnswer;
 
 typedef struct GenieAskSet GenieAskSet;
@@ -293,13 +299,46 @@ extern void genie_cache_flight_driving(int flight, bool driving);
 extern void genie_cache_flight_asked(int flight, const char *conversation_id,
 									 const char *message_id);
 extern size_t genie_cache_max_bytes(void);
+
+/* Keys of cache entries (cache.c): their kinds and parts. */
+#define GENIE_KEY_ANSWER		'A'
+#define GENIE_KEY_REMEMBERED	'R'
+#define GENIE_KEY_NPARTS		9
+#define GENIE_KEY_FULL			4	/* 'f' or 'i' */
+#define GENIE_KEY_HOST			5
+#define GENIE_KEY_SPACE			6
+#define GENIE_KEY_CONVERSATION	7
+#define GENIE_KEY_QUESTION		8
+extern char *genie_cache_key(const GenieOptions *opts, char kind, const char *conversation,
+							 const char *question);
+extern bool genie_cache_key_parts(const char *key, char **parts);
+extern bool genie_mapping_unchanged(const GenieOptions *opts);
 extern bool genie_answer_fetch_rest(const GenieOptions *opts, GenieAnswer *answer,
 									GenieCallStats *stats, size_t max_bytes,
 									GenieCachedAnswer *raw);
-extern void genie_cache_row(ReturnSetInfo *rsinfo, const char *server, const char *role,
-							const char *key, size_t bytes, int64 hits,
-							int64 age_us, int64 left_us);
-extern void genie_local_cache_rows(ReturnSetInfo *rsinfo);
+
+/* ----------
+ * rerun.c
+ * ----------
+ */
+typedef struct GenieRemembered
+{
+	char	   *conversation_id;
+	char	   *message_id;
+	char	   *attachment_id;
+	char	   *sql;
+	char	   *message_body;	/* the final get-message response */
+	size_t		message_len;
+} GenieRemembered;
+
+extern void genie_rerun_remember(const GenieOptions *opts, const char *question,
+								 const char *conversation_id, const char *message_id,
+								 const char *attachment_id, const char *sql,
+								 const char *message_body, size_t message_len);
+extern bool genie_rerun_lookup(const GenieOptions *opts, const char *question,
+							   GenieRemembered *out);
+extern void genie_rerun_forget(const GenieOptions *opts, const char *question);
+extern List *genie_rerun_conversations(void);
 
 /* ----------
  * shared_cache.c
@@ -328,7 +367,35 @@ extern void genie_shared_cache_put(const char *key, Size keylen, const char *blo
 extern void genie_shared_cache_release(int flight);
 extern void genie_shared_cache_driving(int flight, bool driving);
 extern const uint8 *genie_shared_cache_salt(Size *len);
-extern int64 genie_shared_cache_clear(void);
+extern int64 genie_shared_cache_clear(const char *prefix, bool all_dbs);
+extern bool genie_shared_cache_find(const char *key, Size keylen, char **blob, Size *bloblen);
+extern void genie_shared_cache_forget(const char *key, Size keylen);
+
+/* An entry of the shared or a session's cache, copied out for listing. */
+typedef struct GenieCacheItem
+{
+	Oid			serverid;
+	Oid			umid;
+	char	   *key;
+	size_t		keylen;
+	char	   *blob;			/* NULL unless asked for */
+	size_t		bloblen;
+	int64		hits;
+	TimestampTz created;
+	TimestampTz expires;
+} GenieCacheItem;
+
+extern int	genie_shared_cache_list(const char *prefix, bool all_dbs, bool with_blobs,
+									GenieCacheItem **items);
+
+/* cache.c: keyed values in the shared cache, else the session's */
+extern void genie_cache_kv_put(const GenieOptions *opts, const char *key, const char *blob,
+							   size_t bloblen, TimestampTz expires);
+extern bool genie_cache_kv_get(const char *key, char **blob, size_t *bloblen, int64 *hits);
+extern void genie_cache_kv_forget(const char *key);
+extern int	genie_cache_kv_list(const char *prefix, bool all_dbs, bool with_blobs,
+								GenieCacheItem **items);
+extern int64 genie_cache_kv_clear(const char *prefix, bool all_dbs);
 extern void genie_shared_cache_invalidate(int cacheid, uint32 hashvalue);
 extern char *genie_mapping_role(Oid umid);
 

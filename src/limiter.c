@@ -1075,8 +1075,8 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		ForeignServer *server = GetForeignServerExtended(rows[i].serverid, FSV_MISSING_OK);
-		Datum		values[10];
-		bool		nulls[10];
+		Datum		values[11];
+		bool		nulls[11];
 		int64	   *c = rows[i].counters;
 
 		if (server == NULL)
@@ -1094,8 +1094,10 @@ genie_fdw_stats(PG_FUNCTION_ARGS)
 		values[6] = Int64GetDatum(c[GSTAT_POLLS]);
 		values[7] = Int64GetDatum(c[GSTAT_BYTES]);
 		values[8] = Int64GetDatum(c[GSTAT_ROWS]);
-		/* cache_misses came with 1.1: a 1.0 definition has 9 columns */
+		/* cache_misses came with 1.1, reruns with 1.2: older definitions
+		 * have fewer columns (tuplestore_putvalues reads only those) */
 		values[9] = Int64GetDatum(c[GSTAT_CACHE_MISSES]);
+		values[10] = Int64GetDatum(c[GSTAT_RERUNS]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

@@ -35,6 +35,7 @@ typedef enum GenieStat
 	GSTAT_BYTES,				/* response bytes received */
 	GSTAT_ROWS,					/* answer rows returned */
 	GSTAT_CACHE_MISSES,			/* answers not in the answer cache, asked */
+	GSTAT_RERUNS,				/* remembered SQL re-run instead of asking */
 	GSTAT__COUNT
 } GenieStat;
 

@@ -47,7 +47,9 @@ typedef enum OptKind
 	OPT_SIZE,					/* bytes, integer in [min, max] */
 	OPT_GENIE_KIND,
 	OPT_BOOL,
-	OPT_WITHOUT_QUESTION		/* 'error' or 'empty' */
+	OPT_WITHOUT_QUESTION,		/* 'error' or 'empty' */
+	OPT_REFRESH,				/* 'ask' or 'rerun' */
+	OPT_SQL_TTL					/* seconds, or 'forever' */
 } OptKind;
 
 typedef struct GenieOpt
@@ -78,6 +80,8 @@ static const GenieOpt genie_opts[] = {
 	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignServerRelationId, OPT_BOOL, 0, 0},
 	{"without_question", ForeignServerRelationId, OPT_WITHOUT_QUESTION, 0, 0},
+	{"refresh", ForeignServerRelationId, OPT_REFRESH, 0, 0},
+	{"sql_ttl", ForeignServerRelationId, OPT_SQL_TTL, 1, 86400 * 366},
 
 	{"token", UserMappingRelationId, OPT_STRING, 0, 0},
 	{"client_id", UserMappingRelationId, OPT_STRING, 0, 0},
@@ -87,6 +91,8 @@ static const GenieOpt genie_opts[] = {
 	{"cache_ttl", ForeignTableRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignTableRelationId, OPT_BOOL, 0, 0},
 	{"without_question", ForeignTableRelationId, OPT_WITHOUT_QUESTION, 0, 0},
+	{"refresh", ForeignTableRelationId, OPT_REFRESH, 0, 0},
+	{"sql_ttl", ForeignTableRelationId, OPT_SQL_TTL, 1, 86400 * 366},
 
 	{"genie", AttributeRelationId, OPT_GENIE_KIND, 0, 0},
 	{"column_name", AttributeRelationId, OPT_STRING, 0, 0},
@@ -110,10 +116,13 @@ static const char *const genie_kind_names[] = {
 #define DEFAULT_CONNECT_TIMEOUT		10.0
 #define DEFAULT_REQUEST_TIMEOUT		60.0
 #define DEFAULT_MAX_RESPONSE_SIZE	((int64) 128 * 1024 * 1024)
+#define DEFAULT_SQL_TTL				86400.0 /* a day */
 
 PG_FUNCTION_INFO_V1(genie_fdw_validator);
 
 static bool option_without_question(DefElem *def);
+static bool option_refresh(DefElem *def);
+static double option_sql_ttl(DefElem *def, const GenieOpt *o);
 
 static const char *
 catalog_name(Oid catalog)
@@ -329,6 +338,12 @@ check_option_value(DefElem *def, const GenieOpt *o)
 		case OPT_WITHOUT_QUESTION:
 			(void) option_without_question(def);
 			break;
+		case OPT_REFRESH:
+			(void) option_refresh(def);
+			break;
+		case OPT_SQL_TTL:
+			(void) option_sql_ttl(def, o);
+			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
 				ereport(ERROR,
@@ -356,6 +371,41 @@ option_without_question(DefElem *def)
 				 errmsg("invalid value for option \"without_question\": \"%s\"", v),
 				 errhint("Valid values are: error, empty.")));
 	return false;
+}
+
+/*
+ * option_refresh
+ *		Value of option refresh: what a repeated question gets once its
+ *		cached answer (if any) is gone: true for 'rerun' (re-execute the SQL
+ *		Genie generated last time), false for 'ask' (ask Genie again, the
+ *		default).
+ */
+static bool
+option_refresh(DefElem *def)
+{
+	const char *v = defGetString(def);
+
+	if (strcmp(v, "rerun") == 0)
+		return true;
+	if (strcmp(v, "ask") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"refresh\": \"%s\"", v),
+				 errhint("Valid values are: ask (ask Genie again), rerun (re-run the SQL Genie generated last time).")));
+	return false;
+}
+
+/*
+ * option_sql_ttl
+ *		Value of option sql_ttl: how long the SQL of a remembered question
+ *		is re-run, seconds; 'forever' (-1): until genie_fdw_forget().
+ */
+static double
+option_sql_ttl(DefElem *def, const GenieOpt *o)
+{
+	if (strcmp(defGetString(def), "forever") == 0)
+		return -1;
+	return option_real(def, o);
 }
 
 /*
@@ -466,6 +516,10 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->without_question_empty = option_without_question(def);
 	else if (strcmp(n, "cache_ttl") == 0)
 		opts->cache_ttl = option_real(def, o);
+	else if (strcmp(n, "refresh") == 0)
+		opts->refresh_rerun = option_refresh(def);
+	else if (strcmp(n, "sql_ttl") == 0)
+		opts->sql_ttl = option_sql_ttl(def, o);
 	else if (strcmp(n, "max_concurrent") == 0)
 		opts->max_concurrent = (int) option_int(def, o);
 	else if (strcmp(n, "max_retries") == 0)
@@ -525,6 +579,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	opts->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
 	opts->request_timeout = DEFAULT_REQUEST_TIMEOUT;
 	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+	opts->sql_ttl = DEFAULT_SQL_TTL;
 
 	apply_options(opts, server->options, ForeignServerRelationId);
 

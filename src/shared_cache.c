@@ -60,7 +60,7 @@
  * (PANIC) when the rule is broken, a normal build defers the invalidation
  * until the lock is released instead of waiting on itself.
  *
- * Also owns genie_fdw_cache(), the DBA's view of the shared cache.
+ * Also lists entries by key prefix (the DBA's views, cache.c and rerun.c).
  *
  * Copyright (c) 2026, genie_fdw developers
  *
@@ -192,8 +192,6 @@ static struct
 #ifdef GENIE_FAULT_INJECTION
 int			genie_debug_cache_write_pause = 0;
 #endif
-
-PG_FUNCTION_INFO_V1(genie_fdw_cache);
 
 #define SC_BUCKETS(s)	((int *) ((char *) (s) + (s)->buckets_off))
 #define SC_ENTRIES(s)	((SCEntry *) ((char *) (s) + (s)->entries_off))
@@ -1024,11 +1022,13 @@ genie_shared_cache_put(const char *key, Size keylen, const char *blob, Size blob
 
 /*
  * genie_shared_cache_clear
- *		Drop every entry; returns how many.
+ *		Drop the entries whose key starts with prefix, of this database or
+ *		of all; returns how many.
  */
 int64
-genie_shared_cache_clear(void)
+genie_shared_cache_clear(const char *prefix, bool all_dbs)
 {
+	Size		prefixlen = strlen(prefix);
 	int64		n = 0;
 	int			i;
 
@@ -1036,13 +1036,92 @@ genie_shared_cache_clear(void)
 		return 0;
 	sc_lock(LW_EXCLUSIVE);
 	for (i = 0; i < sc->nentries; i++)
-		if (SC_ENTRIES(sc)[i].used)
+	{
+		SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+		if (e->used && (all_dbs || e->dbid == MyDatabaseId) && e->keylen >= prefixlen &&
+			memcmp(dsa_get_address(sc_area, e->data), prefix, prefixlen) == 0)
 		{
 			sc_remove(i);
 			n++;
 		}
+	}
 	sc_unlock();
 	return n;
+}
+
+/*
+ * genie_shared_cache_find
+ *		A live entry of this database by key, copied into
+ *		CurrentMemoryContext, without any flight (false: none).
+ */
+bool
+genie_shared_cache_find(const char *key, Size keylen, char **blob, Size *bloblen)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) key, (int) keylen, 0);
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *copy = NULL;
+	Size		copylen = 0;
+	int			attempt;
+
+	if (!sc_attach())
+		return false;
+	for (attempt = 0; attempt < 4; attempt++)
+	{
+		Size		len = 0;
+		int			i;
+
+		sc_lock(LW_SHARED);
+		i = sc_find(key, keylen, hash, now);
+		if (i >= 0)
+		{
+			SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+			if (copy != NULL && copylen == e->bloblen)
+			{
+				memcpy(copy, (char *) dsa_get_address(sc_area, e->data) + e->keylen,
+					   e->bloblen);
+				pg_atomic_fetch_add_u64(&e->hits, 1);
+				pg_atomic_write_u64(&e->last_used, (uint64) now);
+				sc_unlock();
+				copy[copylen] = '\0';
+				*blob = copy;
+				*bloblen = copylen;
+				return true;
+			}
+			len = e->bloblen;
+		}
+		sc_unlock();
+		if (i < 0)
+			break;
+		/* outside the lock: room for the copy (then look again) */
+		if (copy)
+			pfree(copy);
+		copy = palloc(len + 1);
+		copylen = len;
+	}
+	if (copy)
+		pfree(copy);
+	return false;
+}
+
+/*
+ * genie_shared_cache_forget
+ *		Drop this database's entry of a key, if any.
+ */
+void
+genie_shared_cache_forget(const char *key, Size keylen)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) key, (int) keylen, 0);
+	int			i;
+
+	if (!sc_attach())
+		return;
+	sc_lock(LW_EXCLUSIVE);
+	i = sc_find(key, keylen, hash, PG_INT64_MIN);
+	if (i >= 0)
+		sc_remove(i);
+	sc_unlock();
 }
 
 /* Drop this database's entries of a mapping or server (exclusive lock). */
@@ -1124,17 +1203,6 @@ genie_shared_cache_invalidate(int cacheid, uint32 hashvalue)
  * ----------
  */
 
-typedef struct SCRow
-{
-	Oid			serverid;
-	Oid			umid;
-	char	   *key;
-	Size		bytes;
-	int64		hits;
-	TimestampTz created;
-	TimestampTz expires;
-} SCRow;
-
 /* The name of a user mapping's role ("public" for PUBLIC), or NULL. */
 char *
 genie_mapping_role(Oid umid)
@@ -1151,87 +1219,91 @@ genie_mapping_role(Oid umid)
 	return GetUserNameFromId(user, true);
 }
 
-/*
- * genie_fdw_cache
- *		SQL function: the answers of the current database in the shared
- *		cache (this session's cache without preloading): server, the
- *		mapping's role, space, conversation, question, full_results, bytes,
- *		hits, age and seconds left.  Keys hold no secret; questions may be
- *		confidential, so EXECUTE is revoked from PUBLIC.
- */
-Datum
-genie_fdw_cache(PG_FUNCTION_ARGS)
+/* Is entry e one of the listed ones? (any lock mode) */
+static bool
+sc_listed(SCEntry *e, const char *prefix, Size prefixlen, bool all_dbs, TimestampTz now)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	return e->used && e->expires > now && (all_dbs || e->dbid == MyDatabaseId) &&
+		e->keylen >= prefixlen &&
+		memcmp(dsa_get_address(sc_area, e->data), prefix, prefixlen) == 0;
+}
+
+/*
+ * genie_shared_cache_list
+ *		The live entries whose key starts with prefix, of this database (or
+ *		of all), copied into CurrentMemoryContext (blobs too when asked);
+ *		returns how many (*items: an array).  Two steps, as the lock rule
+ *		wants: count and size under the lock, allocate outside it, copy under
+ *		it again (what was published in between and does not fit is left out
+ *		of this snapshot).
+ */
+int
+genie_shared_cache_list(const char *prefix, bool all_dbs, bool with_blobs,
+						GenieCacheItem **items)
+{
+	Size		prefixlen = strlen(prefix);
 	TimestampTz now = GetCurrentTimestamp();
-	SCRow	   *rows = NULL;
-	int			nrows = 0;
+	int			cap = 0;
+	int			n = 0;
+	Size		bytes = 0;
+	Size		used = 0;
+	char	   *buf;
+	GenieCacheItem *out;
 	int			i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	*items = NULL;
 	if (!sc_attach())
+		return 0;
+	sc_lock(LW_SHARED);
+	for (i = 0; i < sc->nentries; i++)
 	{
-		genie_local_cache_rows(rsinfo);
-		return (Datum) 0;
-	}
+		SCEntry    *e = &SC_ENTRIES(sc)[i];
 
-	/*
-	 * Two steps, as the lock rule wants: count and size under the lock,
-	 * allocate outside it, copy under it again (what was published in
-	 * between and does not fit is left out of this snapshot).
-	 */
-	{
-		int			cap = 0;
-		Size		keybytes = 0;
-		char	   *keys;
-		Size		used = 0;
-
-		sc_lock(LW_SHARED);
-		for (i = 0; i < sc->nentries; i++)
+		if (sc_listed(e, prefix, prefixlen, all_dbs, now))
 		{
-			SCEntry    *e = &SC_ENTRIES(sc)[i];
-
-			if (e->used && e->dbid == MyDatabaseId)
-			{
-				cap++;
-				keybytes += e->keylen + 1;
-			}
+			cap++;
+			bytes += e->keylen + 1 + (with_blobs ? e->bloblen + 1 : 0);
 		}
-		sc_unlock();
-		rows = palloc(sizeof(SCRow) * Max(cap, 1));
-		keys = palloc(keybytes + 1);
-
-		sc_lock(LW_SHARED);
-		for (i = 0; i < sc->nentries && nrows < cap; i++)
-		{
-			SCEntry    *e = &SC_ENTRIES(sc)[i];
-
-			if (!e->used || e->dbid != MyDatabaseId || used + e->keylen + 1 > keybytes)
-				continue;
-			rows[nrows].serverid = e->serverid;
-			rows[nrows].umid = e->umid;
-			rows[nrows].key = keys + used;
-			memcpy(keys + used, dsa_get_address(sc_area, e->data), e->keylen);
-			keys[used + e->keylen] = '\0';
-			used += e->keylen + 1;
-			rows[nrows].bytes = e->keylen + e->bloblen;
-			rows[nrows].hits = (int64) pg_atomic_read_u64(&e->hits);
-			rows[nrows].created = e->created;
-			rows[nrows].expires = e->expires;
-			nrows++;
-		}
-		sc_unlock();
 	}
+	sc_unlock();
+	out = palloc0(sizeof(GenieCacheItem) * Max(cap, 1));
+	buf = palloc(bytes + 1);
 
-	for (i = 0; i < nrows; i++)
+	sc_lock(LW_SHARED);
+	for (i = 0; i < sc->nentries && n < cap; i++)
 	{
-		ForeignServer *server = GetForeignServerExtended(rows[i].serverid, FSV_MISSING_OK);
+		SCEntry    *e = &SC_ENTRIES(sc)[i];
+		char	   *p;
+		Size		need;
 
-		genie_cache_row(rsinfo, server ? server->servername : NULL,
-						genie_mapping_role(rows[i].umid), rows[i].key, rows[i].bytes,
-						rows[i].hits, now - rows[i].created, rows[i].expires - now);
+		if (!sc_listed(e, prefix, prefixlen, all_dbs, now))
+			continue;
+		need = e->keylen + 1 + (with_blobs ? e->bloblen + 1 : 0);
+		if (used + need > bytes)
+			continue;
+		p = dsa_get_address(sc_area, e->data);
+		out[n].serverid = e->serverid;
+		out[n].umid = e->umid;
+		out[n].key = buf + used;
+		memcpy(out[n].key, p, e->keylen);
+		out[n].key[e->keylen] = '\0';
+		out[n].keylen = e->keylen;
+		if (with_blobs)
+		{
+			out[n].blob = buf + used + e->keylen + 1;
+			memcpy(out[n].blob, p + e->keylen, e->bloblen);
+			out[n].blob[e->bloblen] = '\0';
+		}
+		out[n].bloblen = e->bloblen;
+		out[n].hits = (int64) pg_atomic_read_u64(&e->hits);
+		out[n].created = e->created;
+		out[n].expires = e->expires;
+		used += need;
+		n++;
 	}
-	return (Datum) 0;
+	sc_unlock();
+	*items = out;
+	return n;
 }
 
 /*
