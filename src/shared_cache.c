@@ -1176,7 +1176,7 @@ sc_apply_pending(void)
 void
 genie_shared_cache_invalidate(int cacheid, uint32 hashvalue)
 {
-	if (hashvalue == 0 || sc == NULL || sc_area == NULL)
+	if (hashvalue == 0 || sc == NULL)
 		return;
 	if (sc_lock_held)
 	{
@@ -1193,6 +1193,9 @@ genie_shared_cache_invalidate(int cacheid, uint32 hashvalue)
 			sc_pending_overflow = true;
 		return;
 	}
+	/* the backend making the change may never have used the cache */
+	if (!sc_attach())
+		return;
 	sc_lock(LW_EXCLUSIVE);
 	sc_invalidate_locked(cacheid, hashvalue, false);
 	sc_unlock();
