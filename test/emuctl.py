@@ -13,8 +13,16 @@ Usage: python3 test/emuctl.py [--url URL] COMMAND ...
   clock [real|manual]                show the message clock, or switch it (manual: frozen)
   advance SECONDS                    move the manual clock forward
   feedback [KEY.PATH]                print the feedback (ratings) received since reset
+  sql STATEMENT ...                  change the data set (sqlite; all statements in one transaction);
+                                     a SELECT's rows are printed, one JSON array a line
+  delete-conversation ID ...|all     delete conversations out of band (later calls into them: 404)
+  fail-execute MODE [N] [key=value ...]
+                                     the next N (default 1) execute-query calls fail; MODE is
+                                     sql_error (statement FAILED; error_class=, error_code=, message=,
+                                     sql_state=) or permission_denied (HTTP 403)
 URL default: $GENIE_EMULATOR_URL, else http://127.0.0.1:8765.
-reset/config key=value/fault print nothing on success; any failure exits 1 with a message.
+reset/config key=value/fault/delete-conversation/fail-execute print nothing on success; any failure
+exits 1 with a message.
 """
 
 import argparse
@@ -88,7 +96,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="emuctl", description="Control the Genie emulator.")
     p.add_argument("--url", default=os.environ.get("GENIE_EMULATOR_URL") or "http://127.0.0.1:8765")
     p.add_argument("command", choices=["reset", "config", "fault", "faults", "stats", "wait-ready",
-                                          "clock", "advance", "feedback"])
+                                          "clock", "advance", "feedback", "sql", "delete-conversation",
+                                          "fail-execute"])
     p.add_argument("args", nargs="*")
     p.add_argument("--timeout", type=float, default=10.0, help="wait-ready: seconds to wait")
     a = p.parse_args(argv)
@@ -131,6 +140,30 @@ def main(argv=None):
     elif a.command == "feedback":       # feedback [path]: the feedback Genie received since reset
         fb = call(url, "GET", "/__emulator/feedback")
         show(lookup(fb, a.args[0]) if a.args else fb)
+    elif a.command == "sql":            # sql STATEMENT ...: change the data set
+        if not a.args:
+            raise SystemExit("emuctl: sql STATEMENT ...")
+        out = call(url, "POST", "/__emulator/sql", {"sql": list(a.args)})
+        for row in out.get("rows", []):
+            print(json.dumps(row, ensure_ascii=False))
+    elif a.command == "delete-conversation":    # delete-conversation ID ...|all
+        if not a.args:
+            raise SystemExit("emuctl: delete-conversation ID ...|all")
+        if a.args == ["all"]:
+            call(url, "DELETE", "/__emulator/conversations")
+        else:
+            for conv in a.args:
+                call(url, "DELETE", "/__emulator/conversations/" + conv)
+    elif a.command == "fail-execute":   # fail-execute MODE [N] [key=value ...]
+        if not a.args:
+            raise SystemExit("emuctl: fail-execute sql_error|permission_denied [N] [key=value ...]")
+        failure = {"mode": a.args[0]}
+        rest = a.args[1:]
+        if rest and "=" not in rest[0]:
+            failure["count"] = parse_value(rest[0])
+            rest = rest[1:]
+        failure.update(parse_pairs(rest))
+        call(url, "POST", "/__emulator/execute-failures", failure)
     elif a.command == "wait-ready":
         deadline = time.time() + a.timeout
         while True:

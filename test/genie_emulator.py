@@ -5,7 +5,8 @@ A stand-in for a Databricks workspace, used by the genie_fdw tests.  It follows
 /work/shared/genie-api.md (the project's API contract): the Genie routes, the
 statement result routes, OAuth M2M, the Genie rate limit with Retry-After,
 chunked JSON_ARRAY results, full-result downloads through EXTERNAL_LINKS, plus a
-control API under /__emulator/ for tests (reset, config, fault injection, stats).
+control API under /__emulator/ for tests (reset, config, fault injection, stats, data changes,
+out-of-band conversation deletion, failed re-runs).
 
 Python 3 standard library only.  See test/README.md for the flags, fixtures and
 control API.
@@ -46,6 +47,8 @@ DEFAULT_CONFIG = {
     "link_ttl_seconds": 900.0,
     "oauth_token_ttl": 3600.0,
     "download_seconds": 1.0,
+    "execute_seconds": 0.0,
+    "conversation_ttl_seconds": 0.0,
 }
 INT_CONFIG_KEYS = {"questions_per_minute", "chunk_rows", "row_cap"}
 
@@ -94,6 +97,19 @@ ERROR_CODES = {
     502: "BAD_GATEWAY", 503: "TEMPORARILY_UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }
 REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+# Errors of a SQL warehouse, as a failed statement reports them (contract §3.1, §8.5): HTTP 200 with
+# status.state FAILED, status.error {error_code (a ServiceErrorCode), message "[ERROR_CLASS] text"},
+# and status.sql_state.  error class -> (SQLSTATE, text; {name} is the table or column).
+WAREHOUSE_ERRORS = {
+    "TABLE_OR_VIEW_NOT_FOUND": ("42P01", "The table or view {name} cannot be found. Verify the spelling and "
+                                         "correctness of the schema and catalog."),
+    "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION": ("42703", "A column, variable, or function parameter with name "
+                                                      "{name} cannot be resolved."),
+    "INSUFFICIENT_PERMISSIONS": ("42501", "Insufficient privileges: User does not have SELECT on Table {name}."),
+    "INTERNAL_ERROR": ("XX000", "{name}"),
+}
+EXECUTE_FAILURE_MODES = ("sql_error", "permission_denied")
 
 CLARIFY_TEXT = ("I am not sure what you are asking for. Could you say which products, regions or "
                 "time period you are interested in?")
@@ -279,6 +295,11 @@ class SqlResult:
                 self._rows = self.emu.run_sql(self.sql, self.params)
         return self._rows
 
+    def run_now(self):
+        """Run the query now (raises sqlite3.Error when the data set no longer fits it)."""
+        self._load()
+        return self
+
     @property
     def total(self):
         return len(self._load())
@@ -442,7 +463,7 @@ def now_ms(t=None):
 
 class Statement:
     def __init__(self, result, cap, chunk_rows, clock, disposition="INLINE", message=None,
-                 ready_at=None):
+                 ready_at=None, error=None):
         self.id = str(uuid.uuid4())
         self.result = result
         self.cap = cap                      # int > 0 or None
@@ -451,7 +472,8 @@ class Statement:
         self.message = message              # owning Genie message (state follows it) or None
         self.clock = clock
         self.created = clock.now()
-        self.ready_at = ready_at            # downloads: SUCCEEDED after this time
+        self.ready_at = ready_at            # downloads, re-runs: SUCCEEDED (or FAILED) after this time
+        self.error = error                  # {error_code, message, sql_state}: the statement FAILED
         self.canceled = False
         self.sse_key = secrets.token_hex(16)
         self._bytes = {}
@@ -474,7 +496,7 @@ class Statement:
             return "RUNNING"
         if self.ready_at is not None and now < self.ready_at:
             return "PENDING" if now < (self.created + self.ready_at) / 2 else "RUNNING"
-        return "SUCCEEDED"
+        return "FAILED" if self.error else "SUCCEEDED"
 
     @property
     def total_rows(self):
@@ -560,6 +582,7 @@ class Conversation:
         self.title = title
         self.user_id = user_id
         self.created = time.time()
+        self.touched = None          # emulator-clock time of the last question (conversation_ttl_seconds)
         self.messages = []
 
     def json(self):
@@ -626,7 +649,7 @@ class Emulator:
         self.client_secret = args.client_secret
         self.startup_config = dict(config)
         self.fixtures = Fixtures(args.fixtures)
-        self.db = build_database()
+        self.db = None               # built by reset()
         self.db_lock = threading.Lock()
         self.link_secret = secrets.token_bytes(32)
         self.lock = threading.RLock()
@@ -641,6 +664,11 @@ class Emulator:
     # -- state --------------------------------------------------------------------------------
     def reset(self):
         self.clock.set_mode(self.startup_clock)
+        db = build_database()        # the initial data set (undoes POST /__emulator/sql)
+        with self.db_lock:
+            old, self.db = self.db, db
+        if old is not None:
+            old.close()
         with self.lock:
             self.feedback_log = []
             self.config = dict(self.startup_config)
@@ -658,9 +686,12 @@ class Emulator:
             self.questions = []
             self.auth_on_storage = 0
             self.faults_applied = 0
+            self.execute_failures = []         # queued failures of execute-query (control API)
+            self.reruns = []                   # one entry per execute-query that reached its message
             for s in sorted(ACCESSIBLE_SPACES):   # one conversation by another user per space
                 c = Conversation(s, "Quarterly numbers (another user)", OTHER_USER_ID)
                 c.created -= 86400
+                c.touched = self.clock.now() - 86400
                 self.conversations[c.id] = c
 
     def set_config(self, changes):
@@ -687,11 +718,130 @@ class Emulator:
                     "sent_429": self.sent_429, "in_flight": self.in_flight,
                     "max_in_flight": self.max_in_flight, "questions": list(self.questions),
                     "authorization_on_storage": self.auth_on_storage,
-                    "faults_applied": self.faults_applied, "faults_pending": len(self.faults)}
+                    "faults_applied": self.faults_applied, "faults_pending": len(self.faults),
+                    "reruns": [dict(r) for r in self.reruns], "rerun_count": len(self.reruns),
+                    "execute_failures_pending": sum(f["count"] for f in self.execute_failures)}
 
     def run_sql(self, sql, params=None):
         with self.db_lock:
             return self.db.execute(sql, params or {}).fetchall()
+
+    # -- data changes (POST /__emulator/sql) --------------------------------------------------
+    @staticmethod
+    def _control_authorizer(action, arg1, arg2, dbname, source):
+        # the data set lives in memory: no statement may reach a file (ATTACH, VACUUM INTO)
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    def change_data(self, statements):
+        """Run sqlite statements on the data set, all or none (one transaction).  Questions asked
+        before keep their results; re-runs (execute-query) and later questions see the change."""
+        if isinstance(statements, str):
+            statements = [statements]
+        if (not isinstance(statements, list) or not statements
+                or not all(isinstance(x, str) and x.strip() for x in statements)):
+            raise ApiError(400, 'sql must be a non-empty string or a list of them')
+        out = {"changes": 0}
+        with self.db_lock:
+            db = self.db
+            level = db.isolation_level
+            db.isolation_level = None          # explicit BEGIN/COMMIT: DDL rolls back too
+            db.set_authorizer(self._control_authorizer)
+            try:
+                db.execute("BEGIN")
+                for i, text in enumerate(statements):
+                    try:
+                        cur = db.execute(text)
+                        rows = cur.fetchall()
+                    except sqlite3.Error as e:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                        raise ApiError(400, "statement %d failed (nothing changed): %s" % (i + 1, e))
+                    if cur.description:
+                        out["columns"] = [d[0] for d in cur.description]
+                        out["rows"] = [[v.hex() if isinstance(v, bytes) else v for v in r] for r in rows]
+                    elif cur.rowcount > 0:
+                        out["changes"] += cur.rowcount
+                db.execute("COMMIT")
+            finally:
+                db.set_authorizer(None)
+                db.isolation_level = level
+        return out
+
+    @staticmethod
+    def warehouse_error(error_class, name, error_code="BAD_REQUEST", message=None, sql_state=None):
+        """A failed statement's error, written as a SQL warehouse writes it."""
+        state, text = WAREHOUSE_ERRORS.get(error_class, (None, "The query failed."))
+        state = sql_state or state
+        if message is None:
+            message = "[%s] %s" % (error_class, text.format(name=name))
+            if state:
+                message += " SQLSTATE: %s" % state
+        err = {"error_code": error_code, "message": message}
+        if state:
+            err["sql_state"] = state
+        return err
+
+    def sqlite_error(self, exc):
+        """The warehouse error for a query that sqlite could not run on the current data set."""
+        text = str(exc)
+        m = re.match(r"no such table: (\S+)", text)
+        if m:
+            return self.warehouse_error("TABLE_OR_VIEW_NOT_FOUND", "`%s`" % m.group(1))
+        m = re.match(r"no such column: (\S+)", text)
+        if m:
+            return self.warehouse_error("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+                                        ".".join("`%s`" % x for x in m.group(1).split(".")))
+        return self.warehouse_error("INTERNAL_ERROR", text)
+
+    # -- execute-query failures (POST /__emulator/execute-failures) ---------------------------
+    def add_execute_failure(self, f):
+        if not isinstance(f, dict) or f.get("mode") not in EXECUTE_FAILURE_MODES:
+            raise ApiError(400, "an execute-query failure needs \"mode\": one of %s"
+                           % ", ".join(EXECUTE_FAILURE_MODES))
+        f = dict(f)
+        try:
+            f["count"] = int(f.get("count", 1))
+        except (TypeError, ValueError):
+            raise ApiError(400, "count needs an integer")
+        if f["count"] < 1:
+            raise ApiError(400, "count must be at least 1")
+        for k in ("error_class", "error_code", "message", "sql_state"):
+            if k in f and not isinstance(f[k], str):
+                raise ApiError(400, "%s must be a string" % k)
+        with self.lock:
+            self.execute_failures.append(f)
+
+    def take_execute_failure(self):
+        with self.lock:
+            if not self.execute_failures:
+                return None
+            f = self.execute_failures[0]
+            f["count"] -= 1
+            if f["count"] <= 0:
+                self.execute_failures.pop(0)
+            return dict(f)
+
+    # -- conversations gone out of band ---------------------------------------------------------
+    def conversation_gone(self, c, now=None):
+        ttl = self.config["conversation_ttl_seconds"]
+        if ttl <= 0 or c.touched is None:
+            return False
+        return (self.clock.now() if now is None else now) - c.touched >= ttl
+
+    def drop_conversations(self, conv_id):
+        """Delete one conversation (or every one: conv_id None) as if its owner had deleted it."""
+        with self.lock:
+            if conv_id is None:
+                n = len(self.conversations)
+                self.conversations = {}
+                return n
+            if self.conversations.pop(conv_id, None) is None:
+                raise ApiError(404, "Conversation %s does not exist." % conv_id)
+            return 1
 
     def log(self, line):
         if self.log_file:
@@ -782,6 +932,10 @@ class Emulator:
         self.check_space(space_id)
         with self.lock:
             c = self.conversations.get(conv_id)
+        if c is not None and self.conversation_gone(c):
+            with self.lock:
+                self.conversations.pop(conv_id, None)
+            c = None
         if c is None or c.space_id != space_id:
             raise ApiError(404, "Conversation %s does not exist in space %s." % (conv_id, space_id))
         return c
@@ -870,7 +1024,14 @@ class Emulator:
                 result = GeneratedResult(params["n"], cols)
             else:
                 sql = sub["sql"]
-                result = SqlResult(self, sql, cols, sql_params(sub))
+                try:
+                    # at question time: a later change of the data set (POST /__emulator/sql)
+                    # leaves this answer as it was, as Genie keeps a query's result
+                    result = SqlResult(self, sql, cols, sql_params(sub)).run_now()
+                except sqlite3.Error as e:
+                    # the data set no longer fits the fixture's SQL (a table dropped)
+                    return {"status": "FAILED", "error": {"error": self.sqlite_error(e)["message"],
+                                                          "type": "SQL_EXECUTION_EXCEPTION"}}, answer_seconds
             q = {"attachment_id": new_id(), "sql": sql, "description": sub.get("description"),
                  "title": sub.get("title"), "result": result, "cap": cap, "chunk_rows": cfg["chunk_rows"],
                  "role": role, "parameters": sub.get("parameters"), "thoughts": sub.get("thoughts")}
@@ -906,6 +1067,7 @@ class Emulator:
                 self.statements[st.id] = st
         with self.lock:
             conv.messages.append(m)
+            conv.touched = m.created
             self.questions.append(content)
         return m
 
@@ -994,7 +1156,11 @@ class Emulator:
     def statement_json(self, st, base):
         state = st.state()
         d = {"statement_id": st.id, "status": {"state": state}}
-        if state == "FAILED":
+        if state == "FAILED" and st.error:
+            d["status"]["error"] = {"error_code": st.error["error_code"], "message": st.error["message"]}
+            if st.error.get("sql_state"):
+                d["status"]["sql_state"] = st.error["sql_state"]
+        elif state == "FAILED":
             d["status"]["error"] = {"error_code": "BAD_REQUEST", "message": "The query failed."}
         if state != "SUCCEEDED":
             return d
@@ -1057,6 +1223,9 @@ class Emulator:
         self.check_space(s)
         include_all = req.query.get("include_all", "").lower() == "true"
         with self.lock:
+            now = self.clock.now()
+            for gone in [c for c in self.conversations.values() if self.conversation_gone(c, now)]:
+                del self.conversations[gone.id]
             convs = [c for c in self.conversations.values()
                      if c.space_id == s and (include_all or c.user_id == USER_ID)]
         convs.sort(key=lambda c: c.created, reverse=True)
@@ -1129,10 +1298,47 @@ class Emulator:
             raise ApiError(404, "Message %s has no query attachment." % msg.id)
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
-        st = Statement(q["result"], self.config["row_cap"] or None, self.config["chunk_rows"], self.clock)
+        cfg = dict(self.config)
+        rerun = {"space_id": s, "conversation_id": c, "message_id": m, "attachment_id": q["attachment_id"],
+                 "sql": q["sql"], "statement_id": None, "state": None, "http_status": 200}
+        failure = self.take_execute_failure()
+        if failure and failure["mode"] == "permission_denied":
+            rerun["http_status"] = 403
+            with self.lock:
+                self.reruns.append(rerun)
+            raise ApiError(403, failure.get("message") or
+                           "You do not have permission to run the query of attachment %s: it needs "
+                           "CAN USE on SQL warehouse %s and SELECT on the tables it reads."
+                           % (q["attachment_id"], WAREHOUSE_ID), code=failure.get("error_code"))
+        result, error = self.rerun_query(q)
+        if failure:                         # sql_error: the warehouse refuses the query
+            m_from = re.search(r"\bFROM\s+([`\w.]+)", q["sql"], re.I)
+            name = "`%s`" % (m_from.group(1).replace("`", "") if m_from else "orders")
+            error = self.warehouse_error(failure.get("error_class", "TABLE_OR_VIEW_NOT_FOUND"), name,
+                                         failure.get("error_code", "BAD_REQUEST"), failure.get("message"),
+                                         failure.get("sql_state"))
+        if error:
+            result = StaticResult([], q["result"].columns)
+        secs = cfg["execute_seconds"]
+        st = Statement(result, cfg["row_cap"] or None, cfg["chunk_rows"], self.clock,
+                       ready_at=self.clock.now() + secs if secs > 0 else None, error=error)
+        rerun["statement_id"] = st.id
+        rerun["state"] = st.state()
         with self.lock:
             self.statements[st.id] = st
+            self.reruns.append(rerun)
         return Response(200, {"statement_response": self.statement_json(st, req.base)})
+
+    def rerun_query(self, q):
+        """Run an attachment's query again on the data set as it is now: (result, error).
+        Rows written out in the fixture and generated rows do not depend on the data set."""
+        src = q["result"]
+        if not isinstance(src, SqlResult):
+            return src, None
+        try:
+            return SqlResult(self, src.sql, src.columns, src.params).run_now(), None
+        except sqlite3.Error as e:
+            return None, self.sqlite_error(e)
 
     def h_generate_download(self, req, s, c, m, a):
         msg = self.get_msg(s, c, m)
@@ -1522,6 +1728,21 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send(Response(200, {"feedback": list(emu.feedback_log)}))
             if what == "stats" and req.method == "GET":
                 return self.send(Response(200, emu.stats()))
+            if what == "sql" and req.method == "POST":
+                return self.send(Response(200, emu.change_data(req.json().get("sql"))))
+            if what == "execute-failures":
+                if req.method == "POST":
+                    obj = json.loads(req.body.decode("utf-8") or "{}")
+                    for f in (obj if isinstance(obj, list) else [obj]):
+                        emu.add_execute_failure(f)
+                elif req.method == "DELETE":
+                    with emu.lock:
+                        emu.execute_failures = []
+                with emu.lock:
+                    return self.send(Response(200, {"execute_failures": [dict(f) for f in emu.execute_failures]}))
+            if (what == "conversations" or what.startswith("conversations/")) and req.method == "DELETE":
+                conv_id = what[len("conversations/"):] or None
+                return self.send(Response(200, {"deleted": emu.drop_conversations(conv_id)}))
             if what == "ready":
                 return self.send(Response(200, {"ready": True}))
             raise ApiError(404, "Unknown control endpoint %s %s" % (req.method, req.path), code="ENDPOINT_NOT_FOUND")

@@ -646,6 +646,284 @@ class TestConversations(EmulatorCase):
                                   raw=True).status, 400)
 
 
+class TestReruns(EmulatorCase):
+    """execute-query re-runs the attachment's SQL on the data set as it is now (issue 21)."""
+
+    VEGAN_TOTAL = ("UPDATE orders SET total = total * 2 WHERE product_id = "
+                   "(SELECT product_id FROM products WHERE name = 'Vegan Pizza')")
+
+    def emuctl(self, *args):
+        env = dict(os.environ, GENIE_EMULATOR_URL=self.url)
+        return subprocess.run([sys.executable, EMUCTL] + list(args), capture_output=True, text=True, env=env,
+                              timeout=30)
+
+    def sql(self, *statements):
+        return self.control("POST", "sql", {"sql": list(statements)})
+
+    def execute(self, m, att=None, expect=200):
+        att = att or self.queries(m)[-1]
+        r = self.api("POST", self.msg_path(m["conversation_id"], m["message_id"]) +
+                     "/attachments/%s/execute-query" % att["attachment_id"], raw=True, body=b"")
+        self.assertEqual(r.status, expect, r.body)
+        return r.json["statement_response"] if expect == 200 else r.json
+
+    @staticmethod
+    def without_id(sr):
+        """The response with its statement id blanked (also inside next_chunk_internal_link)."""
+        return json.loads(json.dumps(sr).replace(sr["statement_id"], "ID"))
+
+    def test_rerun_sees_data_change_original_keeps_old(self):
+        self.config(chunk_rows=2)
+        _, m = self.ask(Q1)
+        before = self.query_result(m)
+        same = self.execute(m)                                 # no change yet: the very same response
+        self.assertEqual(self.without_id(same), self.without_id(before))
+        self.assertNotEqual(same["statement_id"], before["statement_id"])
+        self.assertEqual(self.sql(self.VEGAN_TOTAL), {"changes": 29})      # 29 orders of Vegan Pizza
+        fresh = self.execute(m)
+        self.assertEqual(fresh["status"], {"state": "SUCCEEDED"})
+        self.assertEqual(fresh["manifest"]["schema"], before["manifest"]["schema"])
+        self.assertEqual((fresh["manifest"]["total_row_count"], fresh["manifest"]["total_chunk_count"],
+                          fresh["manifest"]["truncated"]), (5, 3, False))
+        self.assertEqual(fresh["result"]["data_array"], [["Vegan Pizza", "4394.50"], ["Quinoa & Kale Bowl", "2271.50"]])
+        self.assertEqual(fresh["result"]["next_chunk_internal_link"],
+                         "/api/2.0/sql/statements/%s/result/chunks/1" % fresh["statement_id"])
+        self.assertEqual(len(self.all_rows_via_links(fresh)), 5)
+        # the message's own result, and its statement, keep the values of question time
+        self.assertEqual(self.query_result(m), before)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + before["statement_id"]), before)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + fresh["statement_id"]), fresh)
+        st = self.stats()
+        self.assertEqual(st["questions"], [Q1])                 # zero new questions, two re-runs
+        self.assertEqual((st["rerun_count"], st["requests"]["execute_query"]), (2, 2))
+        self.assertEqual(st["reruns"][1], {
+            "space_id": SPACE, "conversation_id": m["conversation_id"], "message_id": m["message_id"],
+            "attachment_id": self.queries(m)[0]["attachment_id"], "sql": self.queries(m)[0]["query"]["query"],
+            "statement_id": fresh["statement_id"], "state": "SUCCEEDED", "http_status": 200})
+        # a new question sees the new data
+        _, m2 = self.ask(Q1)
+        self.assertEqual(self.query_result(m2)["result"]["data_array"][0], ["Vegan Pizza", "4394.50"])
+        # reset restores the initial data set
+        self.control("POST", "reset")
+        self.assertEqual(self.stats()["rerun_count"], 0)
+        _, m3 = self.ask(Q1)
+        self.assertEqual(self.query_result(m3)["result"]["data_array"][0], ["Quinoa & Kale Bowl", "2271.50"])
+
+    def test_question_keeps_data_of_question_time(self):
+        self.manual_clock()
+        r = self.start(Q1)                                      # still SUBMITTED when the data changes
+        self.sql(self.VEGAN_TOTAL)
+        self.advance(1)
+        m = self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))
+        self.assertEqual(m["status"], "COMPLETED")
+        self.assertEqual(self.query_result(m)["result"]["data_array"][0], ["Quinoa & Kale Bowl", "2271.50"])
+        self.assertEqual(self.execute(m)["result"]["data_array"][0], ["Vegan Pizza", "4394.50"])
+
+    def test_expired_result_rerun_and_static_rows(self):
+        self.sql(self.VEGAN_TOTAL)
+        _, m = self.ask("Let the result expire")
+        self.assertEqual(m["status"], "QUERY_RESULT_EXPIRED")
+        self.assertEqual(self.execute(m)["result"]["data_array"][0], ["Vegan Pizza", "4394.50"])
+        _, g = self.ask("Generate 3 rows")                     # generated rows do not read the data set
+        self.assertEqual(self.execute(g)["result"]["data_array"], self.query_result(g)["result"]["data_array"])
+
+    def test_sql_control(self):
+        out = self.sql("SELECT name, price FROM products WHERE name = 'Vegan Pizza'")
+        self.assertEqual(out, {"changes": 0, "columns": ["name", "price"], "rows": [["Vegan Pizza", 11.75]]})
+        self.assertEqual(self.sql("UPDATE products SET price = price * 2 WHERE name = 'Vegan Pizza'",
+                                  "SELECT price FROM products WHERE name = 'Vegan Pizza'"),
+                         {"changes": 1, "columns": ["price"], "rows": [[23.5]]})
+        # all or nothing: a failing statement undoes the ones before it, DDL included
+        r = self.api("POST", "/__emulator/sql", {"sql": ["DROP TABLE regions", "UPDATE nowhere SET x = 1"]},
+                     token=None)
+        self.assertEqual(r.status, 400)
+        self.assertIn("statement 2 failed", r.json["message"])
+        self.assertEqual(self.sql("SELECT count(*) FROM regions")["rows"], [[5]])
+        for bad in ({}, {"sql": ""}, {"sql": []}, {"sql": [1]}, {"sql": "SELECT 1; SELECT 2"},
+                    {"sql": "ATTACH DATABASE '/tmp/genie-emulator-attach.db' AS x"},
+                    {"sql": "VACUUM INTO '/tmp/genie-emulator-vacuum.db'"}):
+            self.assertEqual(self.api("POST", "/__emulator/sql", bad, token=None).status, 400, bad)
+        self.assertFalse(os.path.exists("/tmp/genie-emulator-attach.db"))
+        self.assertFalse(os.path.exists("/tmp/genie-emulator-vacuum.db"))
+        # emuctl: rows one JSON array a line; nothing for a change; exit 1 on an error
+        r = self.emuctl("sql", "UPDATE regions SET manager = 'Zoe' WHERE name = 'North'",
+                        "SELECT name, manager FROM regions WHERE region_id <= 2 ORDER BY region_id")
+        self.assertEqual((r.returncode, r.stdout), (0, '["North", "Zoe"]\n["South", "Bruno Silva"]\n'))
+        self.assertEqual(self.emuctl("sql", "DELETE FROM regions WHERE region_id = 5").stdout, "")
+        self.assertEqual(self.emuctl("sql", "SELEC 1").returncode, 1)
+        self.control("POST", "reset")
+        self.assertEqual(self.sql("SELECT price FROM products WHERE name = 'Vegan Pizza'")["rows"], [[11.75]])
+        self.assertEqual(self.sql("SELECT count(*) FROM regions")["rows"], [[5]])
+
+    def test_data_change_breaks_the_sql(self):
+        _, m = self.ask(Q1)
+        before = self.query_result(m)
+        self.sql("DROP TABLE products")
+        sr = self.execute(m)
+        self.assertEqual(sr["status"]["state"], "FAILED")
+        self.assertEqual(sr["status"]["error"]["error_code"], "BAD_REQUEST")
+        self.assertEqual(sr["status"]["error"]["message"],
+                         "[TABLE_OR_VIEW_NOT_FOUND] The table or view `products` cannot be found. Verify the "
+                         "spelling and correctness of the schema and catalog. SQLSTATE: 42P01")
+        self.assertEqual(sr["status"]["sql_state"], "42P01")
+        self.assertEqual(set(sr), {"statement_id", "status"})              # no manifest, no result
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + sr["statement_id"]), sr)
+        r = self.api("GET", "/api/2.0/sql/statements/%s/result/chunks/0" % sr["statement_id"])
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.query_result(m), before)                     # the stored result stays
+        self.assertEqual(self.stats()["reruns"][0]["state"], "FAILED")
+        # a new question on the broken data set: Genie's query fails, the message FAILED
+        _, m2 = self.ask(Q1)
+        self.assertEqual(m2["status"], "FAILED")
+        self.assertEqual(m2["error"]["type"], "SQL_EXECUTION_EXCEPTION")
+        self.assertTrue(m2["error"]["error"].startswith("[TABLE_OR_VIEW_NOT_FOUND]"))
+        self.assertNotIn("attachments", m2)
+        # a dropped column
+        self.control("POST", "reset")
+        _, m = self.ask(Q1)
+        self.sql("ALTER TABLE orders DROP COLUMN total")
+        sr = self.execute(m)
+        self.assertEqual((sr["status"]["state"], sr["status"]["sql_state"]), ("FAILED", "42703"))
+        self.assertTrue(sr["status"]["error"]["message"].startswith(
+            "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter with name `o`.`total`"))
+
+    def test_injected_failures(self):
+        _, m = self.ask(Q1)
+        self.control("POST", "execute-failures", {"mode": "sql_error", "count": 2})
+        self.assertEqual(self.stats()["execute_failures_pending"], 2)
+        for _ in range(2):
+            sr = self.execute(m)
+            self.assertEqual(sr["status"]["state"], "FAILED")
+            self.assertTrue(sr["status"]["error"]["message"].startswith(
+                "[TABLE_OR_VIEW_NOT_FOUND] The table or view `orders` cannot be found."), sr)
+        self.assertEqual(self.execute(m)["status"]["state"], "SUCCEEDED")
+        # a changed permission: 403 PERMISSION_DENIED in the error body of every REST API
+        self.control("POST", "execute-failures", {"mode": "permission_denied"})
+        err = self.execute(m, expect=403)
+        self.assertEqual(err["error_code"], "PERMISSION_DENIED")
+        self.assertIn("CAN USE", err["message"])
+        self.assertEqual(err["details"][0]["reason"], "PERMISSION_DENIED")
+        self.assertEqual(self.execute(m)["status"]["state"], "SUCCEEDED")
+        st = self.stats()
+        self.assertEqual([(r["state"], r["http_status"]) for r in st["reruns"]],
+                         [("FAILED", 200), ("FAILED", 200), ("SUCCEEDED", 200), (None, 403), ("SUCCEEDED", 200)])
+        self.assertEqual((st["questions"], st["execute_failures_pending"]), ([Q1], 0))
+        # the warehouse's own wording for a permission lost on a table; explicit fields win
+        self.control("POST", "execute-failures", [{"mode": "sql_error", "error_class": "INSUFFICIENT_PERMISSIONS"},
+                                                  {"mode": "sql_error", "error_class": "DELTA_SOMETHING",
+                                                   "error_code": "INTERNAL_ERROR", "sql_state": "XXKDS"}])
+        sr = self.execute(m)
+        self.assertEqual(sr["status"]["sql_state"], "42501")
+        self.assertEqual(sr["status"]["error"]["message"], "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: "
+                         "User does not have SELECT on Table `orders`. SQLSTATE: 42501")
+        sr = self.execute(m)
+        self.assertEqual(sr["status"], {"state": "FAILED", "sql_state": "XXKDS", "error": {
+            "error_code": "INTERNAL_ERROR", "message": "[DELTA_SOMETHING] The query failed. SQLSTATE: XXKDS"}})
+        # a missing message comes first and uses up nothing
+        self.control("POST", "execute-failures", {"mode": "permission_denied"})
+        r = self.api("POST", self.msg_path(m["conversation_id"], "0" * 32) + "/execute-query")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.control("GET", "execute-failures")["execute_failures"],
+                         [{"mode": "permission_denied", "count": 1}])
+        self.assertEqual(self.control("DELETE", "execute-failures"), {"execute_failures": []})
+        for bad in ({}, {"mode": "boom"}, {"mode": "sql_error", "count": 0}, {"mode": "sql_error", "message": 3}):
+            self.assertEqual(self.api("POST", "/__emulator/execute-failures", bad, token=None).status, 400, bad)
+        # emuctl, and reset clears the queue
+        self.assertEqual(self.emuctl("fail-execute", "permission_denied", "2").returncode, 0)
+        self.assertEqual(self.emuctl("fail-execute", "sql_error", "error_class=INSUFFICIENT_PERMISSIONS").returncode, 0)
+        self.assertEqual(self.control("GET", "execute-failures")["execute_failures"],
+                         [{"mode": "permission_denied", "count": 2},
+                          {"mode": "sql_error", "count": 1, "error_class": "INSUFFICIENT_PERMISSIONS"}])
+        self.assertEqual(self.emuctl("fail-execute", "bogus").returncode, 1)
+        self.assertEqual(self.emuctl("stats", "rerun_count").stdout, "7\n")
+        self.control("POST", "reset")
+        self.assertEqual(self.control("GET", "execute-failures")["execute_failures"], [])
+
+    def test_execute_seconds_pending_then_polled(self):
+        _, m = self.ask(Q1)
+        self.manual_clock()
+        self.config(execute_seconds=1)
+        sr = self.execute(m)
+        self.assertEqual(sr, {"statement_id": sr["statement_id"], "status": {"state": "PENDING"}})
+        path = "/api/2.0/sql/statements/" + sr["statement_id"]
+        self.advance(0.5)
+        self.assertEqual(self.ok("GET", path)["status"], {"state": "RUNNING"})
+        self.advance(0.5)
+        done = self.ok("GET", path)
+        self.assertEqual(done["status"], {"state": "SUCCEEDED"})
+        self.assertEqual(done["result"]["data_array"][0], ["Quinoa & Kale Bowl", "2271.50"])
+        self.assertEqual(self.stats()["reruns"][0]["state"], "PENDING")
+        # a failing re-run fails once it has run; a running one can be cancelled
+        self.control("POST", "execute-failures", {"mode": "sql_error"})
+        sr = self.execute(m)
+        self.assertEqual(sr["status"], {"state": "PENDING"})
+        self.advance(1)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + sr["statement_id"])["status"]["state"], "FAILED")
+        sr = self.execute(m)
+        self.ok("POST", "/api/2.0/sql/statements/%s/cancel" % sr["statement_id"], raw=True, body=b"")
+        self.advance(1)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + sr["statement_id"])["status"]["state"],
+                         "CANCELED")
+
+    def assert_gone(self, m):
+        base = self.msg_path(m["conversation_id"], m["message_id"])
+        att = self.queries(m)[-1]["attachment_id"]
+        for method, path in (("GET", base), ("GET", base + "/attachments/%s/query-result" % att),
+                             ("POST", base + "/attachments/%s/execute-query" % att),
+                             ("POST", base + "/execute-query"),
+                             ("GET", "/api/2.0/genie/spaces/%s/conversations/%s/messages"
+                              % (SPACE, m["conversation_id"]))):
+            r = self.api(method, path, raw=True, body=b"" if method == "POST" else None)
+            self.assertEqual((r.status, r.json["error_code"]), (404, "RESOURCE_DOES_NOT_EXIST"), path)
+        r = self.api("POST", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, m["conversation_id"]),
+                     {"content": Q1})
+        self.assertEqual(r.status, 404)
+        listed = self.ok("GET", "/api/2.0/genie/spaces/%s/conversations?include_all=true" % SPACE)
+        self.assertNotIn(m["conversation_id"], [c["conversation_id"] for c in listed["conversations"]])
+
+    def test_deleted_conversations(self):
+        _, m1 = self.ask(Q1)
+        _, m2 = self.ask(Q1)
+        _, m3 = self.ask(Q1)
+        n = self.stats()["requests"]
+        self.ok("DELETE", "/api/2.0/genie/spaces/%s/conversations/%s" % (SPACE, m1["conversation_id"]))
+        self.assert_gone(m1)
+        # out of band: the control API and emuctl
+        self.assertEqual(self.control("DELETE", "conversations/" + m2["conversation_id"]), {"deleted": 1})
+        self.assert_gone(m2)
+        self.assertEqual(self.api("DELETE", "/__emulator/conversations/" + m2["conversation_id"], token=None).status,
+                         404)
+        self.assertEqual(self.emuctl("delete-conversation", m3["conversation_id"]).stdout, "")
+        self.assert_gone(m3)
+        self.assertEqual(self.emuctl("delete-conversation", m3["conversation_id"]).returncode, 1)
+        self.assertEqual(self.stats()["rerun_count"], 0)         # refused re-runs are not re-runs
+        self.assertEqual(self.stats()["requests"]["start_conversation"], n["start_conversation"])
+        _, m4 = self.ask(Q1)
+        self.assertEqual(self.emuctl("delete-conversation", "all").returncode, 0)
+        self.assert_gone(m4)
+        self.assertEqual(self.ok("GET", "/api/2.0/genie/spaces/%s/conversations?include_all=true" % SPACE),
+                         {"conversations": []})
+
+    def test_conversation_ttl(self):
+        self.manual_clock()
+        self.config(conversation_ttl_seconds=600, answer_seconds=0)
+        r = self.start(Q1)
+        m = self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]))
+        other = self.ok("GET", "/api/2.0/genie/spaces/%s/conversations?include_all=true" % SPACE)
+        self.assertEqual([c["conversation_id"] for c in other["conversations"]], [r["conversation_id"]])
+        self.advance(599)
+        self.execute(m)
+        # a follow-up keeps the conversation alive for another ttl
+        self.ok("POST", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, r["conversation_id"]),
+                {"content": Q3})
+        self.advance(599)
+        self.assertEqual(self.execute(m)["status"]["state"], "SUCCEEDED")
+        self.advance(1)
+        self.assert_gone(m)
+        self.config(conversation_ttl_seconds=0)                  # once gone, gone
+        self.assert_gone(m)
+
+
 class TestFaults(EmulatorCase):
     def setUp(self):
         super().setUp()

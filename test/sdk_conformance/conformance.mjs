@@ -169,9 +169,44 @@ async function main() {
           e.errorCode === "RESOURCE_DOES_NOT_EXIST", `${e.statusCode} ${e.errorCode}`);
   }
 
+  // 5b. re-run (issue 21): executeMessageAttachmentQuery runs the attachment's SQL on the data as it
+  // is now, while the message's stored result keeps the values of question time
+  const ids = { space_id: SPACE, conversation_id: msg.conversation_id, message_id: msg.message_id,
+                attachment_id: queries[0].attachment_id };
+  await control("sql", { sql: "UPDATE orders SET total = total * 2 WHERE product_id = " +
+                              "(SELECT product_id FROM products WHERE name = 'Vegan Pizza')" });
+  const rerun = (await w.genie.executeMessageAttachmentQuery(ids)).statement_response;
+  check("executeMessageAttachmentQuery re-runs on the changed data", rerun?.status?.state === "SUCCEEDED" &&
+        same(rerun.result.data_array[0], ["Vegan Pizza", "4394.50"]) && rerun.statement_id !== sr.statement_id &&
+        same(rerun.manifest.schema, sr.manifest.schema), JSON.stringify(rerun?.result?.data_array?.[0]));
+  const kept = (await w.genie.getMessageAttachmentQueryResult(ids)).statement_response;
+  check("the stored query result keeps the old values", same(kept.result.data_array, expectedQ1));
+  await control("execute-failures", [{ mode: "sql_error" }, { mode: "permission_denied" }]);
+  const broken = (await w.genie.executeMessageAttachmentQuery(ids)).statement_response;
+  check("a failed re-run is a FAILED statement with the warehouse's error", broken?.status?.state === "FAILED" &&
+        broken.status.error?.error_code === "BAD_REQUEST" &&
+        broken.status.error?.message?.startsWith("[TABLE_OR_VIEW_NOT_FOUND]"), JSON.stringify(broken?.status));
+  try {
+    await w.genie.executeMessageAttachmentQuery(ids);
+    check("a refused re-run raises 403", false, "no error");
+  } catch (e) {
+    check("a refused re-run raises 403 PERMISSION_DENIED", e.statusCode === 403 && e.errorCode === "PERMISSION_DENIED",
+          `${e.statusCode} ${e.errorCode}`);
+  }
+  await w.genie.deleteConversation({ space_id: SPACE, conversation_id: msg.conversation_id });
+  try {
+    await w.genie.executeMessageAttachmentQuery(ids);
+    check("re-run in a deleted conversation raises 404", false, "no error");
+  } catch (e) {
+    check("re-run in a deleted conversation raises 404 RESOURCE_DOES_NOT_EXIST", e.statusCode === 404 &&
+          e.errorCode === "RESOURCE_DOES_NOT_EXIST", `${e.statusCode} ${e.errorCode}`);
+  }
+
   // 6. the emulator saw what we expect
   const stats = await control("stats");
   check("emulator recorded both questions", same(stats.questions, [Q1, FOLLOW_UP]), JSON.stringify(stats.questions));
+  check("re-runs are counted apart from questions", stats.rerun_count === 3 && stats.requests.execute_query === 4,
+        `${stats.rerun_count} ${stats.requests.execute_query}`);
   check("no 5xx during the run", !Object.keys(stats.statuses).some((s) => s.startsWith("5")), JSON.stringify(stats.statuses));
 }
 
