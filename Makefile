@@ -8,7 +8,7 @@ MODULE_big = genie_fdw
 OBJS = src/genie_fdw.o src/option.o src/http.o src/credentials.o \
 	src/request.o src/ask.o src/chunks.o \
 	src/genie_decode.o src/convert.o src/limiter.o src/cache.o src/shared_cache.o src/rerun.o \
-	src/catalog.o src/rowscan.o src/genie_errors.o src/wait_event.o
+	src/catalog.o src/rowscan.o src/genie_errors.o src/wait_event.o src/addr_policy.o
 PGFILEDESC = "genie_fdw - foreign-data wrapper for Databricks Genie"
 
 EXTENSION = genie_fdw
@@ -17,7 +17,7 @@ DATA = $(wildcard sql/genie_fdw--*.sql)
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
 REGRESS = options basic types errors hostile oauth scale full catalog explain \
-	fidelity security planner feedback upgrade
+	fidelity security planner feedback upgrade links
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config

@@ -17,8 +17,10 @@
  * (emulators serve their links themselves); no user name or password in
  * it, no control characters; at most 64 http_headers, each a token name
  * that is not one the transport owns (Host, Authorization, Cookie,
- * Content-Length, ...) with a value free of control characters.  An
- * internal link (next_chunk_internal_link) must be a path under
+ * Content-Length, ...) with a value free of control characters.  The
+ * addresses a link leads to are checked by the transport as it connects
+ * (http.c, addr_policy.c): public addresses only, or the server's own
+ * loopback origin.  An internal link (next_chunk_internal_link) must be a path under
  * /api/2.0/sql/statements/ of the server itself.  A failed download from
  * storage is reported with its HTTP status and the storage's error code
  * only, never its body.
@@ -389,6 +391,8 @@ link_request(HttpRequest *req, const GenieOptions *opts, const GdLink *link, Htt
 	req->opts = opts;
 	/* presigned: the Databricks token must never go to cloud storage */
 	req->bearer = NULL;
+	/* and it may lead to public addresses only (http.c checks them) */
+	req->external = true;
 	*hdrs = palloc(sizeof(HttpHeader) * Max(link->n_headers, 1));
 	for (i = 0; i < link->n_headers; i++)
 	{

@@ -8,7 +8,9 @@
  *	genie_fdw.c		handler, planner and executor callbacks, EXPLAIN, GUCs
  *	option.c		option validator and resolved per-scan options
  *	http.c			libcurl transport: one multi handle per backend, calls
- *					owned by memory contexts, interrupts, timeouts, size limit
+ *					owned by memory contexts, interrupts, timeouts, size
+ *					limit, proxies, the address policy of external links
+ *	addr_policy.c	classifying addresses (plain C; addr_policy.h)
  *	credentials.c	bearer tokens (PAT, OAuth per user mapping), masking
  *	request.c		URLs, THE retry policy, synchronous requests, error
  *					reporting (request.h: the request layer's interface)
@@ -71,6 +73,7 @@ typedef struct GenieOptions
 	char	   *client_id;
 	char	   *client_secret;	/* secret: never printed */
 	char	   *ca_file;
+	char	   *proxy;			/* may hold credentials: never printed */
 
 	int			max_retries;
 	double		initial_backoff;	/* seconds */
@@ -137,7 +140,9 @@ typedef struct HttpRequest
 	const char *basic_password;
 	const HttpHeader *headers;	/* extra headers */
 	int			nheaders;
-	const GenieOptions *opts;	/* timeouts, CA file, size limit */
+	const GenieOptions *opts;	/* timeouts, CA file, proxy, size limit */
+	bool		external;		/* a link the service handed out: the
+								 * address policy applies (http.c) */
 } HttpRequest;
 
 typedef enum HttpOutcome

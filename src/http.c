@@ -37,6 +37,8 @@
  */
 #include "postgres.h"
 
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 
 #include "access/xact.h"
@@ -49,6 +51,7 @@
 #include "utils/wait_event.h"
 #include "pgstat.h"
 
+#include "addr_policy.h"
 #include "genie_fdw.h"
 
 #define GENIE_USER_AGENT "genie_fdw/1.0"
@@ -90,6 +93,14 @@ struct HttpCall
 	CURLcode	rc;
 	char		errbuf[CURL_ERROR_SIZE];
 	dlist_node	node;			/* in active_calls while attached */
+
+	/* the address policy of an external link (see link_policy_setup) */
+	GaAddr		own[2];			/* the server's own loopback origin */
+	int			nown;
+	bool		refused;		/* an address was refused */
+	GaKind		refused_kind;
+	char		link_host[256]; /* the link's host, for the message */
+	char	   *proxy_userinfo; /* masked in curl's error text */
 };
 
 /* Calls attached to the multi handle. */
@@ -167,6 +178,10 @@ call_detach(HttpCall *call)
 		curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
 		curl_easy_setopt(call->easy, CURLOPT_PRIVATE, NULL);
+		curl_easy_setopt(call->easy, CURLOPT_OPENSOCKETDATA, NULL);
+#if LIBCURL_VERSION_NUM >= 0x075000
+		curl_easy_setopt(call->easy, CURLOPT_PREREQDATA, NULL);
+#endif							/* LIBCURL_VERSION_NUM */
 		handle_put(call->easy);
 	}
 	curl_slist_free_all(call->headers);
@@ -373,6 +388,210 @@ http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
+/* ----------
+ * The address policy of external links
+ * ----------
+ */
+
+#define SETOPT(opt, val) \
+	do { \
+		if (curl_easy_setopt(easy, (opt), (val)) != CURLE_OK) \
+			elog(ERROR, "could not set libcurl option %s", #opt); \
+	} while (0)
+
+/*
+ * url_host_port
+ *		The host (IPv6 in brackets) and port (the scheme's default when the
+ *		URL has none) of a URL as curl reads it; false when curl cannot
+ *		parse it (the request then fails in curl).
+ */
+static bool
+url_host_port(const char *url, char *host, size_t hostlen, int *port)
+{
+	CURLU	   *u = curl_url();
+	char	   *h = NULL;
+	char	   *p = NULL;
+	bool		ok = false;
+
+	if (u == NULL)
+		return false;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK)
+	{
+		strlcpy(host, h, hostlen);
+		*port = atoi(p);
+		ok = true;
+	}
+	curl_free(h);
+	curl_free(p);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* Is an address the server's own loopback origin? */
+static bool
+own_origin(const HttpCall *call, const GaAddr *a)
+{
+	int			i;
+
+	for (i = 0; i < call->nown; i++)
+		if (ga_equal(a, &call->own[i]))
+			return true;
+	return false;
+}
+
+/*
+ * addr_allowed
+ *		The policy on one address an external link leads to: public
+ *		addresses, and the server's own loopback origin (emulators serve
+ *		their links themselves).  Notes the first refusal in the call.
+ */
+static bool
+addr_allowed(HttpCall *call, const GaAddr *a, bool known)
+{
+	GaKind		kind = known ? ga_classify(a) : GA_UNKNOWN;
+
+	if (kind == GA_PUBLIC || (known && own_origin(call, a)))
+		return true;
+	if (!call->refused)
+	{
+		call->refused = true;
+		call->refused_kind = kind;
+	}
+	return false;
+}
+
+/*
+ * http_opensocket_cb
+ *		curl is about to open a socket to an address (each address a name
+ *		resolves to, in turn): refuse the addresses an external link may not
+ *		reach before any packet is sent; curl then tries the next address
+ *		or fails with CURLE_COULDNT_CONNECT.  Runs inside curl: no ereport.
+ */
+static curl_socket_t
+http_opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpCall   *call = (HttpCall *) clientp;
+	GaAddr		a;
+	bool		known;
+
+	if (call == NULL)
+		return CURL_SOCKET_BAD;
+	known = ga_from_sockaddr(&address->addr, address->addrlen, &a);
+	if (!addr_allowed(call, &a, known))
+		return CURL_SOCKET_BAD;
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/*
+ * http_prereq_cb
+ *		Before the request is sent on a connection, new or reused: a reused
+ *		connection may have been opened by an API request to the workspace
+ *		host, without the socket check, so the address is checked again.
+ */
+static int
+http_prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+			   int conn_primary_port, int conn_local_port)
+{
+	HttpCall   *call = (HttpCall *) clientp;
+	GaAddr		a;
+	bool		known;
+
+	if (call == NULL)
+		return CURL_PREREQFUNC_ABORT;
+	known = conn_primary_ip != NULL && ga_parse_literal(conn_primary_ip, conn_primary_port, &a);
+	return addr_allowed(call, &a, known) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+#endif							/* LIBCURL_VERSION_NUM */
+
+/*
+ * report_disallowed
+ *		The error for a link the policy refused.  Names the host only: the
+ *		rest of a presigned URL (its query string) is a credential.
+ */
+static void
+report_disallowed(const char *host, GaKind kind)
+{
+	GaAddr		a;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 errmsg("Genie returned a download link to a disallowed address"),
+			 ga_parse_literal(host, 0, &a)
+			 ? errdetail("The link's host \"%s\" is a %s address.", host, ga_kind_name(kind))
+			 : errdetail("The link's host \"%s\" resolves to a %s address.", host, ga_kind_name(kind)),
+			 errhint("Full results are downloaded from public addresses only. Where cloud storage is reached through a private endpoint, a superuser can route requests through a proxy (server option \"proxy\").")));
+}
+
+/*
+ * link_policy_setup
+ *		Set up the address policy for a request to an external link.
+ *
+ *		Without a proxy, every address curl connects to is checked as it
+ *		opens the socket (so DNS names, rebinding and every literal form
+ *		are judged by the address itself) and again before the request is
+ *		sent on a reused connection (libcurl 7.80 and later; older ones
+ *		open a fresh connection for each link instead).  Allowed: public
+ *		addresses, and the address and port of the server's own host when
+ *		that is a loopback host.
+ *
+ *		With a proxy, curl connects to the proxy only, which is trusted and
+ *		resolves the link's host itself: the host is then checked as
+ *		written, an IP literal by its address and localhost by name, and a
+ *		refused one fails here, before any connection.
+ */
+static void
+link_policy_setup(CURL *easy, const HttpRequest *req, HttpCall *call)
+{
+	const GenieOptions *opts = req->opts;
+	int			link_port = 0;
+	char		own_host[256];
+	int			own_port = 0;
+	bool		have_own = false;
+
+	if (!url_host_port(req->url, call->link_host, sizeof(call->link_host), &link_port))
+		strlcpy(call->link_host, "(unparsable)", sizeof(call->link_host));
+
+	/* the server's own origin, when it is a loopback host */
+	if (opts && opts->host && genie_host_is_loopback(opts->host) &&
+		url_host_port(opts->host, own_host, sizeof(own_host), &own_port))
+	{
+		have_own = true;
+		if (ga_parse_literal(own_host, own_port, &call->own[0]))
+			call->nown = 1;
+		else
+		{
+			/* localhost */
+			(void) ga_parse_literal("127.0.0.1", own_port, &call->own[0]);
+			(void) ga_parse_literal("::1", own_port, &call->own[1]);
+			call->nown = 2;
+		}
+	}
+
+	if (opts && opts->proxy)
+	{
+		GaKind		kind = ga_classify_host(call->link_host);
+		GaAddr		a;
+
+		if (kind != GA_PUBLIC &&
+			!(ga_parse_literal(call->link_host, link_port, &a) && own_origin(call, &a)) &&
+			!(have_own && pg_strcasecmp(call->link_host, own_host) == 0 && link_port == own_port))
+			report_disallowed(call->link_host, kind);
+		return;
+	}
+
+	SETOPT(CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb);
+	SETOPT(CURLOPT_OPENSOCKETDATA, call);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	SETOPT(CURLOPT_PREREQFUNCTION, http_prereq_cb);
+	SETOPT(CURLOPT_PREREQDATA, call);
+#else
+	SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+#endif							/* LIBCURL_VERSION_NUM */
+}
+
 /*
  * slist_add
  *		Append a header line.  On failure the list is left as it was, still
@@ -394,6 +613,66 @@ slist_add(struct curl_slist *list, const char *line)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while preparing a request to Genie")));
 	return n;
+}
+
+/*
+ * proxy_userinfo
+ *		The user name and password of a proxy URL, as written and decoded,
+ *		each followed by a newline (in cxt), or NULL when it has none.
+ */
+static char *
+proxy_userinfo(const char *proxy, MemoryContext cxt)
+{
+	static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD};
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	CURLU	   *u = curl_url();
+	StringInfoData buf;
+	int			i;
+	int			dec;
+
+	initStringInfo(&buf);
+	MemoryContextSwitchTo(old);
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, proxy, 0) == CURLUE_OK)
+	{
+		for (i = 0; i < lengthof(parts); i++)
+			for (dec = 0; dec < 2; dec++)
+			{
+				char	   *v = NULL;
+
+				if (curl_url_get(u, parts[i], &v, dec ? CURLU_URLDECODE : 0) == CURLUE_OK &&
+					v && strchr(v, '\n') == NULL)
+					appendStringInfo(&buf, "%s\n", v);
+				curl_free(v);
+			}
+	}
+	curl_url_cleanup(u);
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+/*
+ * mask_proxy_userinfo
+ *		Overwrite a proxy's user name and password in text with asterisks
+ *		(strings shorter than 4 bytes are left alone, as with tokens).
+ */
+static void
+mask_proxy_userinfo(char *userinfo, char *text)
+{
+	char	   *p = userinfo;
+
+	while (p && *p)
+	{
+		char	   *nl = strchr(p, '\n');
+		size_t		n;
+		char	   *hit;
+
+		*nl = '\0';
+		n = strlen(p);
+		if (n >= 4)
+			while ((hit = strstr(text, p)) != NULL)
+				memset(hit, '*', n);
+		*nl = '\n';
+		p = nl + 1;
+	}
 }
 
 static void
@@ -424,12 +703,6 @@ classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
 	}
 	strlcpy(resp->error, errbuf[0] ? errbuf : curl_easy_strerror(rc), sizeof(resp->error));
 }
-
-#define SETOPT(opt, val) \
-	do { \
-		if (curl_easy_setopt(easy, (opt), (val)) != CURLE_OK) \
-			elog(ERROR, "could not set libcurl option %s", #opt); \
-	} while (0)
 
 /*
  * setup_handle
@@ -472,6 +745,21 @@ setup_handle(CURL *easy, const HttpRequest *req, HttpCall *call)
 	}
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+
+	/*
+	 * Never a proxy from the server's environment (http_proxy, https_proxy,
+	 * ALL_PROXY, NO_PROXY): only the server option names one.
+	 */
+	SETOPT(CURLOPT_PROXY, (opts && opts->proxy) ? opts->proxy : "");
+	SETOPT(CURLOPT_NOPROXY, "");
+	if (opts && opts->proxy)
+	{
+		if (opts->ca_file)
+			SETOPT(CURLOPT_PROXY_CAINFO, opts->ca_file);
+		call->proxy_userinfo = proxy_userinfo(opts->proxy, call->cxt);
+	}
+	if (req->external)
+		link_policy_setup(easy, req, call);
 
 	if (strcmp(req->method, "GET") == 0)
 		SETOPT(CURLOPT_HTTPGET, 1L);
@@ -700,8 +988,12 @@ void
 http_finish(HttpCall *call, HttpResponse *resp)
 {
 	bool		nomem = call->nomem;
+	bool		refused = call->refused && call->rc != CURLE_OK;
+	GaKind		refused_kind = call->refused_kind;
+	char		link_host[sizeof(call->link_host)];
 
 	Assert(call->done);
+	strlcpy(link_host, call->link_host, sizeof(link_host));
 	/* a transfer our progress callback stopped for a cancel: report the cancel */
 	if (call->rc == CURLE_ABORTED_BY_CALLBACK)
 		CHECK_FOR_INTERRUPTS();
@@ -721,7 +1013,11 @@ http_finish(HttpCall *call, HttpResponse *resp)
 				 "response body is larger than max_response_size (%zu bytes)", call->max_size);
 	}
 	else
+	{
 		classify_failure(call->rc, resp, call->errbuf);
+		if (call->proxy_userinfo)
+			mask_proxy_userinfo(call->proxy_userinfo, resp->error);
+	}
 
 	if (resp->body == NULL)
 	{
@@ -734,6 +1030,9 @@ http_finish(HttpCall *call, HttpResponse *resp)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving a response from Genie")));
+	/* never retried: the link itself is refused */
+	if (refused)
+		report_disallowed(link_host, refused_kind);
 }
 
 /*

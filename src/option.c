@@ -49,7 +49,8 @@ typedef enum OptKind
 	OPT_BOOL,
 	OPT_WITHOUT_QUESTION,		/* 'error' or 'empty' */
 	OPT_REFRESH,				/* 'ask' or 'rerun' */
-	OPT_SQL_TTL					/* seconds, or 'forever' */
+	OPT_SQL_TTL,				/* seconds, or 'forever' */
+	OPT_PROXY					/* a proxy URL */
 } OptKind;
 
 typedef struct GenieOpt
@@ -65,6 +66,7 @@ static const GenieOpt genie_opts[] = {
 	{"host", ForeignServerRelationId, OPT_HOST, 0, 0},
 	{"space_id", ForeignServerRelationId, OPT_STRING, 0, 0},
 	{"ca_file", ForeignServerRelationId, OPT_STRING, 0, 0},
+	{"proxy", ForeignServerRelationId, OPT_PROXY, 0, 0},
 	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 100},
 	{"initial_backoff", ForeignServerRelationId, OPT_REAL, 0, 3600},
 	{"max_backoff", ForeignServerRelationId, OPT_REAL, 0, 3600},
@@ -243,6 +245,85 @@ normalize_host(const char *value)
 	return h;
 }
 
+/* The error for a bad proxy URL; never quotes it (it may hold a password). */
+static void
+bad_proxy(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"proxy\""),
+			 errdetail("%s", why),
+			 errhint("Give the proxy's URL, such as http://proxy.example.com:3128; the schemes are http, https and socks5h.")));
+}
+
+/*
+ * check_proxy
+ *		A proxy URL: scheme http, https or socks5h (the proxy resolves host
+ *		names: a local resolution would bypass the address checks), an
+ *		optional user name and password, a host and an optional port,
+ *		nothing after but "/".
+ */
+static void
+check_proxy(const char *value)
+{
+	static const char *const schemes[] = {"http://", "https://", "socks5h://", NULL};
+	const char *const *sc;
+	const char *p = NULL;
+	const char *end;
+	const char *at;
+	const char *host;
+	const char *q;
+
+	for (sc = schemes; *sc; sc++)
+		if (pg_strncasecmp(value, *sc, strlen(*sc)) == 0)
+			p = value + strlen(*sc);
+	if (p == NULL)
+		bad_proxy("The scheme must be http, https or socks5h.");
+	for (q = value; *q; q++)
+		if ((unsigned char) *q <= 0x20 || *q == 0x7f)
+			bad_proxy("The URL holds spaces or control characters.");
+	end = p + strcspn(p, "/?#");
+	if (*end != '\0' && strcmp(end, "/") != 0)
+		bad_proxy("The URL has a path, query or fragment.");
+	/* the last @ of the authority ends the user name and password */
+	host = p;
+	for (at = p; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	if (*host == '[')
+	{
+		q = host + 1;
+		while (q < end && (isxdigit((unsigned char) *q) || *q == ':' || *q == '.'))
+			q++;
+		if (q == host + 1 || q >= end || *q != ']')
+			bad_proxy("The proxy's host is not a valid IPv6 address in brackets.");
+		q++;
+	}
+	else
+	{
+		q = host;
+		while (q < end && (isalnum((unsigned char) *q) || *q == '.' || *q == '-' || *q == '_'))
+			q++;
+		if (q == host)
+			bad_proxy("The URL names no proxy host.");
+	}
+	if (q < end)
+	{
+		long		port = 0;
+
+		if (*q != ':' || q + 1 == end)
+			bad_proxy("The proxy's host is followed by something other than a port.");
+		for (q++; q < end; q++)
+		{
+			if (!isdigit((unsigned char) *q) || port > 65535)
+				bad_proxy("The proxy's port is not a number between 1 and 65535.");
+			port = port * 10 + (*q - '0');
+		}
+		if (port < 1 || port > 65535)
+			bad_proxy("The proxy's port is not a number between 1 and 65535.");
+	}
+}
+
 static double
 option_real(DefElem *def, const GenieOpt *o)
 {
@@ -343,6 +424,9 @@ check_option_value(DefElem *def, const GenieOpt *o)
 			break;
 		case OPT_SQL_TTL:
 			(void) option_sql_ttl(def, o);
+			break;
+		case OPT_PROXY:
+			check_proxy(defGetString(def));
 			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
@@ -468,6 +552,16 @@ genie_fdw_validator(PG_FUNCTION_ARGS)
 					 errmsg("only a superuser can set option \"ca_file\""),
 					 errdetail("The option makes the server read a local file.")));
 
+		/*
+		 * proxy sends every request through another host, and download links
+		 * through it are checked by name only: superusers only, too.
+		 */
+		if (strcmp(o->name, "proxy") == 0 && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser can set option \"proxy\""),
+					 errdetail("A proxy sees every request, and download links through it are checked by host name only.")));
+
 		if (strcmp(o->name, "host") == 0)
 			has_host = true;
 		else if (strcmp(o->name, "client_id") == 0)
@@ -504,6 +598,8 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 		opts->space_id = pstrdup(defGetString(def));
 	else if (strcmp(n, "ca_file") == 0)
 		opts->ca_file = pstrdup(defGetString(def));
+	else if (strcmp(n, "proxy") == 0)
+		opts->proxy = pstrdup(defGetString(def));
 	else if (strcmp(n, "token") == 0)
 		opts->token = pstrdup(defGetString(def));
 	else if (strcmp(n, "client_id") == 0)

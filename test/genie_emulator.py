@@ -49,8 +49,36 @@ DEFAULT_CONFIG = {
     "download_seconds": 1.0,
     "execute_seconds": 0.0,
     "conversation_ttl_seconds": 0.0,
+    "link_host": "",
 }
 INT_CONFIG_KEYS = {"questions_per_minute", "chunk_rows", "row_cap"}
+# string keys: link_host rewrites the scheme, host and port of the external links handed out
+# ("" = the emulator's own origin), so tests can offer links to other addresses
+STR_CONFIG_KEYS = {"link_host"}
+LINK_HOST_RX = re.compile(r"^(?:(?P<scheme>https?)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?$")
+
+
+def config_value(k, v):
+    """A config value in its type; raises ValueError or TypeError when it does not fit."""
+    if k in STR_CONFIG_KEYS:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = str(v)              # a decimal IPv4 address, parsed as JSON by emuctl
+        if not isinstance(v, str) or (v and not LINK_HOST_RX.match(v)):
+            raise ValueError(k)
+        return v
+    return int(v) if k in INT_CONFIG_KEYS else float(v)
+
+
+def link_base(base, link_host):
+    """The scheme://host:port external links use: base, rewritten by the link_host config key
+    ("[scheme://]host[:port]"; what it leaves out is kept from base)."""
+    if not link_host:
+        return base
+    m = LINK_HOST_RX.match(link_host)
+    scheme, _, authority = base.partition("://")
+    port = urllib.parse.urlsplit(base).port
+    return "%s://%s%s" % (m.group("scheme") or scheme, m.group("host"),
+                          ":" + m.group("port") if m.group("port") else (":%d" % port if port else ""))
 
 USER_ID = 5511969577895513
 OTHER_USER_ID = 7700123456789012
@@ -702,10 +730,11 @@ class Emulator:
             if k not in DEFAULT_CONFIG:
                 raise ApiError(400, "unknown config key %r (valid: %s)" % (k, ", ".join(sorted(DEFAULT_CONFIG))))
             try:
-                new[k] = int(v) if k in INT_CONFIG_KEYS else float(v)
+                new[k] = config_value(k, v)
             except (TypeError, ValueError):
-                raise ApiError(400, "config key %r needs a number" % k)
-            if new[k] < 0:
+                raise ApiError(400, "config key %r needs %s" % (
+                    k, "\"\" or [http[s]://]host[:port]" if k in STR_CONFIG_KEYS else "a number"))
+            if k not in STR_CONFIG_KEYS and new[k] < 0:
                 raise ApiError(400, "config key %r must not be negative" % k)
         if new["chunk_rows"] < 1:
             raise ApiError(400, "chunk_rows must be at least 1")
@@ -1136,7 +1165,7 @@ class Emulator:
         link = {"chunk_index": i, "row_offset": start, "row_count": end - start,
                 "byte_count": st.byte_count(i),
                 "external_link": "%s/__storage/results/%s/chunk_%d.json?X-Emu-Expires=%d&X-Emu-Signature=%s"
-                                 % (base, st.id, i, exp, sig),
+                                 % (link_base(base, self.config["link_host"]), st.id, i, exp, sig),
                 "expiration": iso_ms(exp), "http_headers": {"x-emulator-sse-key": st.sse_key}}
         if i + 1 < st.chunk_count:
             link["next_chunk_index"] = i + 1
@@ -1796,7 +1825,10 @@ def build_config(args):
         if v is not None:
             cfg[key] = v
     for k in cfg:
-        cfg[k] = int(cfg[k]) if k in INT_CONFIG_KEYS else float(cfg[k])
+        try:
+            cfg[k] = config_value(k, cfg[k])
+        except (TypeError, ValueError):
+            raise SystemExit("genie_emulator: bad value for config key %s" % k)
     return cfg
 
 

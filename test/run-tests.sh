@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of genie_fdw: the emulator's own tests, the conformance test
-# with Databricks' JavaScript SDK, the release metadata check, the fuzzer, and
+# with Databricks' JavaScript SDK, the release metadata check, the unit tests
+# of the plain C parts (test/unit/), the fuzzer, and
 # for each PostgreSQL major the build (make WERROR=1), the pg_regress suite
 # against a throw-away cluster and the emulator, and the integration tests in
 # test/integration/.  Prints one line per suite, "(pgNN)" after the suites
@@ -106,6 +107,8 @@ regress() {
 # Suites that do not depend on the PostgreSQL version: once.
 suite emulator python3 "$GENIE_ROOT/test/test_emulator.py"
 suite meta python3 "$GENIE_ROOT/test/check_meta.py"
+# the plain C parts built standalone (the address policy of download links)
+suite unit bash "$GENIE_ROOT/test/unit/run.sh"
 # the benchmark's emulator (a cache in front of ours) serves the same bytes
 suite bench-emulator python3 "$GENIE_ROOT/test/bench/bench_emulator.py" --selftest
 if command -v npm >/dev/null 2>&1; then

@@ -1125,6 +1125,23 @@ class TestDownloads(EmulatorCase):
         st = self.ok("GET", "/api/2.0/sql/statements/" + sr["statement_id"])
         self.assertIn("external_links", st["result"])
 
+    def test_link_host(self):
+        """link_host rewrites the origin of the links handed out (what it leaves out is kept)."""
+        for lh, want in [("127.0.0.2", ("http", "127.0.0.2", self.port)),
+                         ("https://[::1]", ("https", "::1", self.port)),
+                         (2130706433, ("http", "2130706433", self.port)),
+                         ("https://localhost:1", ("https", "localhost", 1))]:
+            sr, _ = self.download(Q1, download_seconds=0, link_host=lh)
+            u = urllib.parse.urlsplit(sr["result"]["external_links"][0]["external_link"])
+            self.assertEqual((u.scheme, u.hostname, u.port), want)
+            self.assertTrue(u.path.startswith("/__storage/results/"))
+        for bad in ["ftp://x", "a/b", "x:123456", True]:
+            self.assertEqual(self.api("POST", "/__emulator/config", {"link_host": bad}, token=None).status, 400)
+        self.control("POST", "reset")
+        self.assertEqual(self.control("GET", "config")["link_host"], "")
+        sr, _ = self.download(Q1, download_seconds=0)
+        self.assertEqual(self.fetch(sr["result"]["external_links"][0])[0], 200)
+
     def test_link_rules_and_expiry(self):
         sr, _ = self.download(Q1, download_seconds=0, link_ttl_seconds=1)
         link = sr["result"]["external_links"][0]
