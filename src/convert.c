@@ -4,7 +4,8 @@
  *		  Conversion of Genie answer rows into PostgreSQL values.
  *
  * Owns the mapping of foreign-table columns to what fills them (question,
- * metadata such as the generated SQL, or an answer column found by name),
+ * metadata such as the generated SQL, or an answer column found by name)
+ * and the check that a table's columns can work (genie_check_columns),
  * the per-column input functions (looked up once per scan), encoding
  * checks, the jsonb "row" column, the error context that names the
  * column, row and value when a value does not fit its column, and the typed
@@ -30,6 +31,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_type.h"
@@ -589,6 +591,82 @@ convert_value(GenieColumnMap *col, char *str, size_t len, bool *fast)
 	}
 	*fast = false;
 	return InputFunctionCall(&col->infunc, str, col->typioparam, col->typmod);
+}
+
+/* Does a column carry the option genie (not only its name "question")? */
+static bool
+has_genie_option(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "genie") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * genie_check_columns
+ *		Refuse a foreign table that cannot work, before anything is asked:
+ *		one without a question column (or with several); one whose question
+ *		column is not text or varchar, or a domain over one of them (the
+ *		planner finds the question in a "text = text" condition; bpchar,
+ *		name or citext compare with their own operators, so a question on
+ *		them would never be found); one with a "row" column that is not
+ *		jsonb or json (or a domain over them).  Runs when such a table is
+ *		created or altered (genie_fdw_ddl_check) and when it is planned.
+ *		Returns the question column.
+ */
+AttrNumber
+genie_check_columns(Oid relid, TupleDesc tupdesc)
+{
+	const char *relname = get_rel_name(relid);
+	AttrNumber	qattno = genie_question_attnum(relid, tupdesc);
+	int			i;
+
+	if (qattno == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no question column", relname),
+				 errdetail("genie_fdw asks the question given by a condition on that column."),
+				 errhint("Add a text column named question, or give a text column OPTIONS (genie 'question').")));
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Oid			base;
+		const char *attname;
+
+		if (att->attisdropped)
+			continue;
+		base = getBaseType(att->atttypid);
+		attname = NameStr(att->attname);
+		if (att->attnum == qattno && base != TEXTOID && base != VARCHAROID)
+		{
+			bool		implicit = !has_genie_option(relid, att->attnum);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("question column \"%s\" of foreign table \"%s\" has type %s",
+							attname, relname, format_type_be(att->atttypid)),
+					 errdetail("A question column must be of type text or varchar, or of a domain over one of them."),
+					 implicit
+					 ? errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE text; an answer column named question needs OPTIONS (column_name 'question').",
+							   quote_identifier(relname), quote_identifier(attname))
+					 : errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE text.",
+							   quote_identifier(relname), quote_identifier(attname))));
+		}
+		if (base != JSONBOID && base != JSONOID &&
+			genie_column_kind(relid, att->attnum, attname, NULL) == GCOL_ROW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" holds the answer row, but has type %s",
+							attname, relname, format_type_be(att->atttypid)),
+					 errdetail("A column with OPTIONS (genie 'row') must be of type jsonb or json, or of a domain over one of them."),
+					 errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE jsonb.",
+							 quote_identifier(relname), quote_identifier(attname))));
+	}
+	return qattno;
 }
 
 /*

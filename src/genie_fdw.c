@@ -6,7 +6,8 @@
  * Owns the handler, the planner callbacks (finding "question = <expr>" in
  * the WHERE clause and keeping it for execution), the executor callbacks
  * (ask on the first fetch, stream the answer chunk by chunk with per-chunk
- * and per-row memory contexts), EXPLAIN output, and the module's GUCs.
+ * and per-row memory contexts), EXPLAIN output, the module's GUCs, and the
+ * DDL check (the event trigger that refuses a table that cannot work).
  * Nothing here knows JSON or HTTP: answers come from ask.c and chunks.c
  * as decoded structs and rows become tuples through convert.c.
  *
@@ -20,10 +21,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -130,6 +135,7 @@ typedef struct GenieScanState
 } GenieScanState;
 
 PG_FUNCTION_INFO_V1(genie_fdw_handler);
+PG_FUNCTION_INFO_V1(genie_fdw_ddl_check);
 
 void		_PG_init(void);
 
@@ -209,6 +215,99 @@ genie_is_genie_server(Oid serverid)
 	FdwRoutine *routine = GetFdwRoutineByServerId(serverid);
 
 	return routine->GetForeignRelSize == genieGetForeignRelSize;
+}
+
+/*
+ * is_genie_table
+ *		Is relid a foreign table of a genie_fdw server?  The wrapper's
+ *		handler is recognised by its C symbol, without calling it (nor
+ *		loading another wrapper's library).
+ */
+static bool
+is_genie_table(Oid relid)
+{
+	ForeignTable *table;
+	ForeignDataWrapper *fdw;
+	char	   *mod;
+	char	   *fn;
+
+	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return false;
+	table = GetForeignTable(relid);
+	fdw = GetForeignDataWrapper(GetForeignServer(table->serverid)->fdwid);
+	if (!OidIsValid(fdw->fdwhandler))
+		return false;
+	fmgr_symbol(fdw->fdwhandler, &mod, &fn);
+	return mod != NULL && fn != NULL && strcmp(fn, "genie_fdw_handler") == 0 &&
+		(PGFunction) load_external_function(mod, fn, false, NULL) == genie_fdw_handler;
+}
+
+/*
+ * genie_fdw_ddl_check
+ *		Event trigger (ddl_command_end of CREATE FOREIGN TABLE, ALTER
+ *		FOREIGN TABLE, ALTER TABLE and IMPORT FOREIGN SCHEMA): the genie_fdw
+ *		tables the command created or altered must be able to work
+ *		(genie_check_columns), so that a table without a question column, or
+ *		with a column of the wrong type, is refused when it is defined, not
+ *		when it is first asked.  The validator cannot do it: it sees one
+ *		option list at a time, never the columns and their types.
+ *
+ *		A restore creates a table first and gives its columns their options
+ *		after (pg_dump writes ALTER FOREIGN TABLE ... ALTER COLUMN ...
+ *		OPTIONS): with check_function_bodies off, as pg_dump's scripts set
+ *		it for the same reason (definitions that refer to what comes later),
+ *		and in binary upgrade, nothing is checked here; planning checks
+ *		every scan anyway.
+ */
+Datum
+genie_fdw_ddl_check(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("genie_fdw_ddl_check() must be called as an event trigger")));
+	if (!check_function_bodies || IsBinaryUpgrade)
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+					"WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the commands of the event trigger");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			/* outside SPI's memory, which SPI_finish frees */
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			relids = lappend_oid(relids, DatumGetObjectId(d));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel;
+
+		if (!is_genie_table(relid))
+			continue;
+		rel = table_open(relid, AccessShareLock);
+		(void) genie_check_columns(relid, RelationGetDescr(rel));
+		table_close(rel, AccessShareLock);
+	}
+	PG_RETURN_VOID();
 }
 
 /* Strip binary-compatible casts (varchar to text). */
@@ -331,7 +430,8 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 	int			i;
 
-	info->question_attno = genie_question_attnum(foreigntableid, tupdesc);
+	/* a table that cannot work is refused before anything is asked */
+	info->question_attno = genie_check_columns(foreigntableid, tupdesc);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
