@@ -694,6 +694,7 @@ genie_converter_create(Relation rel)
 		Oid			infunc;
 
 		col->answer_index = -1;
+		col->used = true;
 		if (att->attisdropped)
 		{
 			col->dropped = true;
@@ -714,6 +715,31 @@ genie_converter_create(Relation rel)
 	return conv;
 }
 
+/*
+ * genie_converter_set_used
+ *		The columns the query reads (attnums; 0 for the whole row): only
+ *		these are reported when an answer lacks them.  Without a call, every
+ *		column counts as read.
+ */
+void
+genie_converter_set_used(GenieConverter *conv, List *attnums)
+{
+	ListCell   *lc;
+	int			i;
+
+	if (list_member_int(attnums, 0))
+		return;
+	for (i = 0; i < conv->natts; i++)
+		conv->cols[i].used = false;
+	foreach(lc, attnums)
+	{
+		int			attnum = lfirst_int(lc);
+
+		if (attnum >= 1 && attnum <= conv->natts)
+			conv->cols[attnum - 1].used = true;
+	}
+}
+
 bool
 genie_converter_has_kind(const GenieConverter *conv, GenieColumnKind kind)
 {
@@ -728,8 +754,10 @@ genie_converter_has_kind(const GenieConverter *conv, GenieColumnKind kind)
 /*
  * genie_converter_bind
  *		Match answer columns to the result schema of one answer: exact name
- *		first, else case-insensitive.  When a column is missing, a NOTICE
- *		lists the columns the answer has, so the table can be fixed.
+ *		first, else case-insensitive.  When a column the query reads is
+ *		missing, a NOTICE lists the columns the answer has, so the table can
+ *		be fixed (a missing column the query does not read is NULL too, but
+ *		worth no NOTICE: SELECT a FROM t does not care about column b).
  *		answer_cxt lives as long as the answer: the columns that are the
  *		same in each of its rows are converted into it once.
  */
@@ -760,7 +788,7 @@ genie_converter_bind(GenieConverter *conv, const GdStatement *st,
 		for (j = 0; col->answer_index < 0 && j < st->ncolumns; j++)
 			if (pg_strcasecmp(st->columns[j].name, col->answer_name) == 0)
 				col->answer_index = j;
-		if (col->answer_index < 0)
+		if (col->answer_index < 0 && col->used)
 			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", col->answer_name);
 	}
 

@@ -337,6 +337,8 @@ typedef struct GenieColumnMap
 	Oid			typioparam;
 	int			fast;			/* a typed fast path (convert.c), 0: none */
 	bool		dropped;
+	bool		used;			/* read by the query (a missing one is
+								 * reported) */
 
 	/*
 	 * A column whose value is the same in every row of an answer (the
@@ -378,6 +380,7 @@ extern void genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 							  Datum *datums, bool *nulls);
 extern bool genie_converter_has_kind(const GenieConverter *conv,
 									 GenieColumnKind kind);
+extern void genie_converter_set_used(GenieConverter *conv, List *attnums);
 extern AttrNumber genie_check_columns(Oid relid, TupleDesc tupdesc);
 
 /* ----------
