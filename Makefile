@@ -17,7 +17,7 @@ DATA = $(wildcard sql/genie_fdw--*.sql)
 
 # pg_regress tests; they need the emulator (test/run-tests.sh starts it)
 REGRESS = options basic types errors hostile oauth scale full catalog explain \
-	fidelity security planner feedback upgrade links
+	fidelity security planner feedback ddl_checks hints links upgrade
 REGRESS_OPTS = --load-extension=plpgsql
 
 PKG_CONFIG ?= pkg-config

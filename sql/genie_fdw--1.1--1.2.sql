@@ -60,3 +60,23 @@ LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION genie_fdw_forget() IS 'forget the remembered questions of this database (their SQL is no longer re-run); returns how many';
 
 REVOKE ALL ON FUNCTION genie_fdw_forget() FROM PUBLIC;
+
+-- that an updated 1.0 equals a fresh 1.2).
+
+-- Foreign tables of genie_fdw that cannot work (no question column, a
+-- question column that is not text or varchar, a 'row' column that is not
+-- jsonb or json) are refused when they are created or altered, not when
+-- Genie is first asked: the validator sees one option list at a time, never
+-- a table's columns.  Tables of other wrappers are not looked at; restores
+-- (check_function_bodies off) are not checked (genie_fdw.c).  Tables that
+-- exist already are checked when they are planned.
+CREATE FUNCTION genie_fdw_ddl_check()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER genie_fdw_ddl_check ON ddl_command_end
+  WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'ALTER TABLE', 'IMPORT FOREIGN SCHEMA')
+  EXECUTE FUNCTION genie_fdw_ddl_check();
+
+COMMENT ON EVENT TRIGGER genie_fdw_ddl_check IS 'refuses genie_fdw foreign tables that cannot work when they are created or altered';

@@ -47,6 +47,10 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS object,
                             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
                           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END)
               FROM pg_class c WHERE c.oid = d.objid)
+         WHEN 'pg_event_trigger'::regclass THEN
+           (SELECT format('event %s, function %s, enabled %s, tags %s',
+                          e.evtevent, e.evtfoid::regprocedure, e.evtenabled, e.evttags)
+              FROM pg_event_trigger e WHERE e.oid = d.objid)
          WHEN 'pg_type'::regclass THEN
            (SELECT format('type %s, category %s', t.typtype, t.typcategory)
               FROM pg_type t WHERE t.oid = d.objid)
@@ -83,6 +87,9 @@ SELECT install, count(*) >= 9 AS "1.0's objects at least",
        bool_or(object = 'foreign-data wrapper genie_fdw'
                AND details LIKE 'handler genie_upgrade.genie_fdw_handler(), validator genie_upgrade.genie_fdw_validator(text[],oid), %')
          AS "wrapper with handler and validator",
+       bool_or(object = 'event trigger genie_fdw_ddl_check'
+               AND details LIKE 'event ddl_command_end, function genie_upgrade.genie_fdw_ddl_check(), enabled O, %')
+         AS "DDL check",
        bool_or(object = 'function genie_upgrade.genie_fdw_stats_reset()'
                AND details LIKE '%acl {postgres=X/postgres}%') AS "stats_reset not for PUBLIC"
   FROM captured GROUP BY install ORDER BY install;

@@ -24,6 +24,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "commands/defrem.h"
 #include "common/int.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -311,19 +313,64 @@ table_name_for(const GdSpace *sp)
 	return buf.data;
 }
 
+/* The options of IMPORT FOREIGN SCHEMA: table options of every table. */
+static const char *const import_options[] = {
+	"cache_ttl", "full_results", "without_question"
+};
+
+/*
+ * import_table_options
+ *		The options of IMPORT FOREIGN SCHEMA ... OPTIONS (...) as the text
+ *		that follows space_id in each table's OPTIONS.  Only import_options
+ *		are taken (an unknown name is an error, as postgres_fdw's import
+ *		does), and their values are checked by the wrapper's validator as
+ *		table options, before anything is asked.
+ */
+static char *
+import_table_options(ImportForeignSchemaStmt *stmt, ForeignServer *server)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, stmt->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		bool		known = false;
+		int			i;
+
+		for (i = 0; i < lengthof(import_options); i++)
+			if (strcmp(def->defname, import_options[i]) == 0)
+				known = true;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 errhint("Valid options for IMPORT FOREIGN SCHEMA of genie_fdw are: cache_ttl, full_results, without_question.")));
+		appendStringInfo(&buf, ", %s %s", quote_identifier(def->defname),
+						 quote_literal_cstr(defGetString(def)));
+	}
+	(void) transformGenericOptions(ForeignTableRelationId, (Datum) 0, stmt->options,
+								   GetForeignDataWrapper(server->fdwid)->fdwvalidator);
+	return buf.data;
+}
+
 /*
  * genie_import_foreign_schema
  *		IMPORT FOREIGN SCHEMA genie FROM SERVER s INTO local_schema: one
- *		foreign table per space.  LIMIT TO and EXCEPT name the derived
- *		table names (the core code applies them to what is returned).
+ *		foreign table per space, with the import's options (cache_ttl,
+ *		full_results, without_question) as table options.  LIMIT TO and
+ *		EXCEPT name the derived table names (the core code applies them to
+ *		what is returned).
  */
 List *
 genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
 	ForeignServer *server = GetForeignServer(serverOid);
-	GenieOptions *opts = genie_get_server_options(serverOid, GetUserId());
+	GenieOptions *opts;
 	List	   *commands = NIL;
 	List	   *names = NIL;
+	char	   *table_options;
 	ListCell   *lc;
 
 	if (strcmp(stmt->remote_schema, "genie") != 0)
@@ -333,6 +380,8 @@ genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 						stmt->remote_schema, server->servername),
 				 errhint("genie_fdw imports one table per Genie space: IMPORT FOREIGN SCHEMA genie FROM SERVER %s INTO ...",
 						 quote_identifier(server->servername))));
+	table_options = import_table_options(stmt, server);
+	opts = genie_get_server_options(serverOid, GetUserId());
 
 	foreach(lc, genie_list_spaces(opts))
 	{
@@ -364,10 +413,11 @@ genie_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 									"  conversation_id text OPTIONS (genie 'conversation_id'),\n"
 									"  message_id text OPTIONS (genie 'message_id'),\n"
 									"  statement_id text OPTIONS (genie 'statement_id')\n"
-									") SERVER %s OPTIONS (space_id %s)",
+									") SERVER %s OPTIONS (space_id %s%s)",
 									quote_identifier(unique),
 									quote_identifier(server->servername),
-									quote_literal_cstr(sp->space_id)));
+									quote_literal_cstr(sp->space_id),
+									table_options));
 	}
 	return commands;
 }

@@ -4,7 +4,8 @@
  *		  Conversion of Genie answer rows into PostgreSQL values.
  *
  * Owns the mapping of foreign-table columns to what fills them (question,
- * metadata such as the generated SQL, or an answer column found by name),
+ * metadata such as the generated SQL, or an answer column found by name)
+ * and the check that a table's columns can work (genie_check_columns),
  * the per-column input functions (looked up once per scan), encoding
  * checks, the jsonb "row" column, the error context that names the
  * column, row and value when a value does not fit its column, and the typed
@@ -30,6 +31,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_type.h"
@@ -591,6 +593,82 @@ convert_value(GenieColumnMap *col, char *str, size_t len, bool *fast)
 	return InputFunctionCall(&col->infunc, str, col->typioparam, col->typmod);
 }
 
+/* Does a column carry the option genie (not only its name "question")? */
+static bool
+has_genie_option(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "genie") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * genie_check_columns
+ *		Refuse a foreign table that cannot work, before anything is asked:
+ *		one without a question column (or with several); one whose question
+ *		column is not text or varchar, or a domain over one of them (the
+ *		planner finds the question in a "text = text" condition; bpchar,
+ *		name or citext compare with their own operators, so a question on
+ *		them would never be found); one with a "row" column that is not
+ *		jsonb or json (or a domain over them).  Runs when such a table is
+ *		created or altered (genie_fdw_ddl_check) and when it is planned.
+ *		Returns the question column.
+ */
+AttrNumber
+genie_check_columns(Oid relid, TupleDesc tupdesc)
+{
+	const char *relname = get_rel_name(relid);
+	AttrNumber	qattno = genie_question_attnum(relid, tupdesc);
+	int			i;
+
+	if (qattno == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no question column", relname),
+				 errdetail("genie_fdw asks the question given by a condition on that column."),
+				 errhint("Add a text column named question, or give a text column OPTIONS (genie 'question').")));
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Oid			base;
+		const char *attname;
+
+		if (att->attisdropped)
+			continue;
+		base = getBaseType(att->atttypid);
+		attname = NameStr(att->attname);
+		if (att->attnum == qattno && base != TEXTOID && base != VARCHAROID)
+		{
+			bool		implicit = !has_genie_option(relid, att->attnum);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("question column \"%s\" of foreign table \"%s\" has type %s",
+							attname, relname, format_type_be(att->atttypid)),
+					 errdetail("A question column must be of type text or varchar, or of a domain over one of them."),
+					 implicit
+					 ? errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE text; an answer column named question needs OPTIONS (column_name 'question').",
+							   quote_identifier(relname), quote_identifier(attname))
+					 : errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE text.",
+							   quote_identifier(relname), quote_identifier(attname))));
+		}
+		if (base != JSONBOID && base != JSONOID &&
+			genie_column_kind(relid, att->attnum, attname, NULL) == GCOL_ROW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" holds the answer row, but has type %s",
+							attname, relname, format_type_be(att->atttypid)),
+					 errdetail("A column with OPTIONS (genie 'row') must be of type jsonb or json, or of a domain over one of them."),
+					 errhint("Change its type with ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE jsonb.",
+							 quote_identifier(relname), quote_identifier(attname))));
+	}
+	return qattno;
+}
+
 /*
  * genie_converter_create
  *		Column mapping and input functions for a foreign table.
@@ -616,6 +694,7 @@ genie_converter_create(Relation rel)
 		Oid			infunc;
 
 		col->answer_index = -1;
+		col->used = true;
 		if (att->attisdropped)
 		{
 			col->dropped = true;
@@ -636,6 +715,31 @@ genie_converter_create(Relation rel)
 	return conv;
 }
 
+/*
+ * genie_converter_set_used
+ *		The columns the query reads (attnums; 0 for the whole row): only
+ *		these are reported when an answer lacks them.  Without a call, every
+ *		column counts as read.
+ */
+void
+genie_converter_set_used(GenieConverter *conv, List *attnums)
+{
+	ListCell   *lc;
+	int			i;
+
+	if (list_member_int(attnums, 0))
+		return;
+	for (i = 0; i < conv->natts; i++)
+		conv->cols[i].used = false;
+	foreach(lc, attnums)
+	{
+		int			attnum = lfirst_int(lc);
+
+		if (attnum >= 1 && attnum <= conv->natts)
+			conv->cols[attnum - 1].used = true;
+	}
+}
+
 bool
 genie_converter_has_kind(const GenieConverter *conv, GenieColumnKind kind)
 {
@@ -650,8 +754,10 @@ genie_converter_has_kind(const GenieConverter *conv, GenieColumnKind kind)
 /*
  * genie_converter_bind
  *		Match answer columns to the result schema of one answer: exact name
- *		first, else case-insensitive.  When a column is missing, a NOTICE
- *		lists the columns the answer has, so the table can be fixed.
+ *		first, else case-insensitive.  When a column the query reads is
+ *		missing, a NOTICE lists the columns the answer has, so the table can
+ *		be fixed (a missing column the query does not read is NULL too, but
+ *		worth no NOTICE: SELECT a FROM t does not care about column b).
  *		answer_cxt lives as long as the answer: the columns that are the
  *		same in each of its rows are converted into it once.
  */
@@ -682,7 +788,7 @@ genie_converter_bind(GenieConverter *conv, const GdStatement *st,
 		for (j = 0; col->answer_index < 0 && j < st->ncolumns; j++)
 			if (pg_strcasecmp(st->columns[j].name, col->answer_name) == 0)
 				col->answer_index = j;
-		if (col->answer_index < 0)
+		if (col->answer_index < 0 && col->used)
 			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", col->answer_name);
 	}
 

@@ -6,7 +6,8 @@
  * Owns the handler, the planner callbacks (finding "question = <expr>" in
  * the WHERE clause and keeping it for execution), the executor callbacks
  * (ask on the first fetch, stream the answer chunk by chunk with per-chunk
- * and per-row memory contexts), EXPLAIN output, and the module's GUCs.
+ * and per-row memory contexts), EXPLAIN output, the module's GUCs, and the
+ * DDL check (the event trigger that refuses a table that cannot work).
  * Nothing here knows JSON or HTTP: answers come from ask.c and chunks.c
  * as decoded structs and rows become tuples through convert.c.
  *
@@ -20,10 +21,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -85,6 +90,8 @@ typedef struct GenieRelInfo
 	AttrNumber	question_attno;
 	AttrNumber	conversation_attno;
 	bool		has_question;	/* a restriction gives the question(s) */
+	bool		question_or;	/* none does, but an OR of question
+								 * conditions was written (hint: IN) */
 	List	   *join_questions; /* join clauses "question = outer expr" */
 	char	   *space_id;
 } GenieRelInfo;
@@ -95,7 +102,10 @@ enum FdwScanPrivateIndex
 	FdwScanPrivateQuestionText, /* how EXPLAIN shows the question, or "" */
 	FdwScanPrivateSpaceId,		/* space for EXPLAIN */
 	FdwScanPrivateQuestionIsArray,	/* question = ANY(array) */
-	FdwScanPrivateConversationText	/* follow-up conversation for EXPLAIN */
+	FdwScanPrivateConversationText, /* follow-up conversation for EXPLAIN */
+	FdwScanPrivateQuestionOr,	/* no question, but an OR of question
+								 * conditions (GenieRelInfo.question_or) */
+	FdwScanPrivateAttrsUsed		/* attnums the query reads (0: whole row) */
 };
 
 /* Execution state of one scan. */
@@ -105,6 +115,8 @@ typedef struct GenieScanState
 	GenieConverter *conv;
 	ExprState  *question_state; /* NULL when there is no question clause */
 	bool		question_is_array;
+	bool		question_or;	/* FdwScanPrivateQuestionOr */
+	char	   *question_column;	/* quoted, for hints */
 	ExprState  *conversation_state; /* follow-ups: conversation_id = ... */
 
 	MemoryContext batch_cxt;	/* the questions of one (re)scan */
@@ -130,6 +142,7 @@ typedef struct GenieScanState
 } GenieScanState;
 
 PG_FUNCTION_INFO_V1(genie_fdw_handler);
+PG_FUNCTION_INFO_V1(genie_fdw_ddl_check);
 
 void		_PG_init(void);
 
@@ -209,6 +222,99 @@ genie_is_genie_server(Oid serverid)
 	FdwRoutine *routine = GetFdwRoutineByServerId(serverid);
 
 	return routine->GetForeignRelSize == genieGetForeignRelSize;
+}
+
+/*
+ * is_genie_table
+ *		Is relid a foreign table of a genie_fdw server?  The wrapper's
+ *		handler is recognised by its C symbol, without calling it (nor
+ *		loading another wrapper's library).
+ */
+static bool
+is_genie_table(Oid relid)
+{
+	ForeignTable *table;
+	ForeignDataWrapper *fdw;
+	char	   *mod;
+	char	   *fn;
+
+	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return false;
+	table = GetForeignTable(relid);
+	fdw = GetForeignDataWrapper(GetForeignServer(table->serverid)->fdwid);
+	if (!OidIsValid(fdw->fdwhandler))
+		return false;
+	fmgr_symbol(fdw->fdwhandler, &mod, &fn);
+	return mod != NULL && fn != NULL && strcmp(fn, "genie_fdw_handler") == 0 &&
+		(PGFunction) load_external_function(mod, fn, false, NULL) == genie_fdw_handler;
+}
+
+/*
+ * genie_fdw_ddl_check
+ *		Event trigger (ddl_command_end of CREATE FOREIGN TABLE, ALTER
+ *		FOREIGN TABLE, ALTER TABLE and IMPORT FOREIGN SCHEMA): the genie_fdw
+ *		tables the command created or altered must be able to work
+ *		(genie_check_columns), so that a table without a question column, or
+ *		with a column of the wrong type, is refused when it is defined, not
+ *		when it is first asked.  The validator cannot do it: it sees one
+ *		option list at a time, never the columns and their types.
+ *
+ *		A restore creates a table first and gives its columns their options
+ *		after (pg_dump writes ALTER FOREIGN TABLE ... ALTER COLUMN ...
+ *		OPTIONS): with check_function_bodies off, as pg_dump's scripts set
+ *		it for the same reason (definitions that refer to what comes later),
+ *		and in binary upgrade, nothing is checked here; planning checks
+ *		every scan anyway.
+ */
+Datum
+genie_fdw_ddl_check(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("genie_fdw_ddl_check() must be called as an event trigger")));
+	if (!check_function_bodies || IsBinaryUpgrade)
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+					"WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the commands of the event trigger");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			/* outside SPI's memory, which SPI_finish frees */
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			relids = lappend_oid(relids, DatumGetObjectId(d));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel;
+
+		if (!is_genie_table(relid))
+			continue;
+		rel = table_open(relid, AccessShareLock);
+		(void) genie_check_columns(relid, RelationGetDescr(rel));
+		table_close(rel, AccessShareLock);
+	}
+	PG_RETURN_VOID();
 }
 
 /* Strip binary-compatible casts (varchar to text). */
@@ -308,6 +414,31 @@ text_eq_expr_of(PlannerInfo *root, Expr *clause, Index relid, AttrNumber attno,
 	return (Expr *) other;
 }
 
+/*
+ * is_or_of_questions
+ *		Is clause "question = 'a' OR question = 'b' ..." (each arm a
+ *		question condition)?  Such a clause gives no question; the error
+ *		then hints at IN (...).
+ */
+static bool
+is_or_of_questions(PlannerInfo *root, Expr *clause, Index relid,
+				   AttrNumber attno, bool allow_outer)
+{
+	ListCell   *lc;
+
+	if (!is_orclause(clause))
+		return false;
+	foreach(lc, ((BoolExpr *) clause)->args)
+	{
+		Expr	   *arm = (Expr *) lfirst(lc);
+
+		if (!text_eq_expr_of(root, arm, relid, attno, allow_outer, true, NULL) &&
+			!is_or_of_questions(root, arm, relid, attno, allow_outer))
+			return false;
+	}
+	return true;
+}
+
 /* Is an equivalence-class member our question column? */
 static bool
 ec_member_is_question(PlannerInfo *root, RelOptInfo *rel,
@@ -331,7 +462,8 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 	int			i;
 
-	info->question_attno = genie_question_attnum(foreigntableid, tupdesc);
+	/* a table that cannot work is refused before anything is asked */
+	info->question_attno = genie_check_columns(foreigntableid, tupdesc);
 	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -361,6 +493,9 @@ genieGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		if (text_eq_expr_of(root, ri->clause, baserel->relid, info->question_attno,
 							lateral, true, NULL))
 			info->has_question = true;
+		else if (is_or_of_questions(root, ri->clause, baserel->relid,
+									info->question_attno, lateral))
+			info->question_or = true;
 	}
 	/*
 	 * Join clauses that give the question: plain ones, and those implied by
@@ -478,6 +613,9 @@ genieGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	bool		is_array = false;
 	List	   *fdw_exprs;
 	List	   *fdw_private;
+	Bitmapset  *attrs = NULL;
+	List	   *attrs_used = NIL;
+	int			k;
 	ListCell   *lc;
 
 	foreach(lc, scan_clauses)
@@ -508,14 +646,40 @@ genieGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 		local = lappend(local, ri->clause);
 	}
 
+	/* the columns the query reads: above the scan, and in its own quals */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	pull_varattnos((Node *) local, baserel->relid, &attrs);
+	k = -1;
+	while ((k = bms_next_member(attrs, k)) >= 0)
+	{
+		int			attnum = k + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum >= 0)
+			attrs_used = lappend_int(attrs_used, attnum);
+	}
+
 	fdw_exprs = list_make2(question, conversation);
 	fdw_private = list_make4(makeString(question ? question_display(question) : pstrdup("")),
 							 makeString(info->space_id ? pstrdup(info->space_id) : pstrdup("")),
 							 makeInteger(is_array ? 1 : 0),
 							 makeString(conversation ? question_display(conversation) : pstrdup("")));
+	fdw_private = lappend(fdw_private, makeInteger(info->question_or ? 1 : 0));
+	fdw_private = lappend(fdw_private, attrs_used);
 
 	return make_foreignscan(tlist, local, baserel->relid, fdw_exprs, fdw_private,
 							NIL, NIL, outer_plan);
+}
+
+/* The question column's name, quoted, for hints. */
+static char *
+question_column_name(Relation rel, const GenieConverter *conv)
+{
+	int			i;
+
+	for (i = 0; i < conv->natts; i++)
+		if (!conv->cols[i].dropped && conv->cols[i].kind == GCOL_QUESTION)
+			return pstrdup(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), i)->attname)));
+	return pstrdup("question");
 }
 
 static void
@@ -538,6 +702,10 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 	gs = palloc0(sizeof(GenieScanState));
 	gs->opts = genie_get_options(RelationGetRelid(node->ss.ss_currentRelation), userid);
 	gs->conv = genie_converter_create(node->ss.ss_currentRelation);
+	genie_converter_set_used(gs->conv, (List *) list_nth(fsplan->fdw_private,
+														 FdwScanPrivateAttrsUsed));
+	gs->question_or = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateQuestionOr)) != 0;
+	gs->question_column = question_column_name(node->ss.ss_currentRelation, gs->conv);
 	if (question)
 		gs->question_state = ExecInitExpr(question, (PlanState *) node);
 	gs->question_is_array = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateQuestionIsArray)) != 0;
@@ -550,6 +718,30 @@ genieBeginForeignScan(ForeignScanState *node, int eflags)
 	gs->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "genie_fdw row",
 										ALLOCSET_SMALL_SIZES);
 	node->fdw_state = gs;
+}
+
+/*
+ * no_question_detail, no_question_hint
+ *		What a scan without a question is told: the condition to add, on
+ *		the table's own question column; IN (...) when an OR of question
+ *		conditions was written.
+ */
+static int
+no_question_detail(const GenieScanState *gs)
+{
+	if (gs->question_or)
+		return errdetail("An OR of conditions on the question column gives no question.");
+	return 0;
+}
+
+static int
+no_question_hint(const GenieScanState *gs)
+{
+	if (gs->question_or)
+		return errhint("Give several questions as a list: WHERE %s IN ('Which products sell best?', 'How many orders per region?').",
+					   gs->question_column);
+	return errhint("Add a condition such as WHERE %s = 'Which products sell best?'.",
+				   gs->question_column);
 }
 
 /*
@@ -573,14 +765,14 @@ evaluate_questions(ForeignScanState *node, GenieScanState *gs)
 		/* a BI tool's preview or sync: nothing to ask, no rows */
 		ereport(NOTICE,
 				(errmsg("foreign table \"%s\" returns no rows without a question", relname),
-				 errhint("Add a condition such as WHERE question = 'Which products sell best?'.")));
+				 no_question_detail(gs), no_question_hint(gs)));
 		return NIL;
 	}
 	if (gs->question_state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 				 errmsg("a query on foreign table \"%s\" needs a question", relname),
-				 errhint("Add a condition such as WHERE question = 'Which products sell best?'.")));
+				 no_question_detail(gs), no_question_hint(gs)));
 
 	d = ExecEvalExpr(gs->question_state, econtext, &isnull);
 	if (isnull)
@@ -612,11 +804,17 @@ evaluate_questions(ForeignScanState *node, GenieScanState *gs)
 	else
 		questions = list_make1(TextDatumGetCString(d));
 
+	/* Genie refuses an empty or blank question (HTTP 400): not sent */
 	foreach(lc, questions)
-		if (((char *) lfirst(lc))[0] == '\0')
+	{
+		const char *q = (const char *) lfirst(lc);
+
+		if (q[strspn(q, " \t\n\r\v\f")] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the question for foreign table \"%s\" is empty", relname)));
+					 errmsg("the question for foreign table \"%s\" is empty", relname),
+					 q[0] != '\0' ? errdetail("The question holds only white space.") : 0));
+	}
 	return questions;
 }
 

@@ -5,7 +5,8 @@
  *		  calls and row conversion.
  *
  * Files and what they own:
- *	genie_fdw.c		handler, planner and executor callbacks, EXPLAIN, GUCs
+ *	genie_fdw.c		handler, planner and executor callbacks, EXPLAIN, GUCs,
+ *					the DDL check (event trigger)
  *	option.c		option validator and resolved per-scan options
  *	http.c			libcurl transport: one multi handle per backend, calls
  *					owned by memory contexts, interrupts, timeouts, size
@@ -17,7 +18,8 @@
  *	ask.c			the ask engine: questions asked concurrently, polling
  *	chunks.c		the chunk cursor, prefetch, external link policy
  *	genie_decode.c	json-c decoders (no PostgreSQL headers; genie_decode.h)
- *	convert.c		answer values to Datums, column mapping, jsonb rows
+ *	convert.c		answer values to Datums, column mapping and checks,
+ *					jsonb rows
  *	cache.c			the answer cache: keys, serialized answers, the
  *					per-backend cache
  *	rerun.c			remembered questions: Genie's SQL re-run (refresh 'rerun')
@@ -421,6 +423,8 @@ typedef struct GenieColumnMap
 	Oid			typioparam;
 	int			fast;			/* a typed fast path (convert.c), 0: none */
 	bool		dropped;
+	bool		used;			/* read by the query (a missing one is
+								 * reported) */
 
 	/*
 	 * A column whose value is the same in every row of an answer (the
@@ -462,6 +466,8 @@ extern void genie_convert_row(GenieConverter *conv, const GenieAnswer *answer,
 							  Datum *datums, bool *nulls);
 extern bool genie_converter_has_kind(const GenieConverter *conv,
 									 GenieColumnKind kind);
+extern void genie_converter_set_used(GenieConverter *conv, List *attnums);
+extern AttrNumber genie_check_columns(Oid relid, TupleDesc tupdesc);
 
 /* ----------
  * genie_fdw.c
