@@ -52,7 +52,7 @@ check "re-run: genie_fdw_stats() counts 1 question and 2 re-runs" test "$stats" 
 remembered=$(sql -c "SELECT question, sql IS NOT NULL AND sql <> '', reruns, expires_in_seconds > 86000 FROM genie_fdw_remembered()")
 echo "# genie_fdw_remembered(): $remembered"
 check "re-run: genie_fdw_remembered() lists the question, its SQL and re-runs" test "$remembered" = "$Q1|t|2|t"
-sqlcol=$(sql -c "ALTER FOREIGN TABLE q ADD COLUMN gsql text OPTIONS (genie 'sql')" -c "SELECT DISTINCT gsql FROM q WHERE question = '$Q1'")
+sqlcol=$(sql -q -c "ALTER FOREIGN TABLE q ADD COLUMN gsql text OPTIONS (genie 'sql')" -c "SELECT DISTINCT gsql FROM q WHERE question = '$Q1'")
 check "re-run: genie 'sql' is the SQL that ran" test "$sqlcol" = "$(sql -c "SELECT sql FROM genie_fdw_remembered()")"
 sql -q -c "ALTER FOREIGN TABLE q DROP COLUMN gsql"
 priv=$(sql -c "SELECT has_function_privilege('public', 'genie_fdw_remembered()', 'EXECUTE'), has_function_privilege('public', 'genie_fdw_forget()', 'EXECUTE')" 2>&1 || true)
@@ -112,14 +112,19 @@ check "after a fallback, the new answer's SQL is remembered and re-run" test "$(
 emuctl reset
 sql -q -c "SELECT genie_fdw_forget()" >/dev/null
 sql -c "SELECT count(*) FROM q WHERE question = '$Q3'" >/dev/null
+# a question asked through a table that does not re-run: its conversation goes
+sql -q -c "CREATE FOREIGN TABLE q_ask (question text, \"ProductName\" text) SERVER genie OPTIONS (refresh 'ask')"
+sql -c "SELECT count(*) FROM q_ask WHERE question = '$Q1'" >/dev/null
+check "a table's refresh 'ask' beats its server's 'rerun'" test "$(sql -c "SELECT count(*) FROM genie_fdw_remembered()")" -eq 1
 deleted=$(sql -c "SELECT genie_delete_conversations('genie', '0 seconds')")
 kept=$(sql -c "SELECT count(*) FROM q WHERE question = '$Q3'" 2>&1)
 echo "# hygiene deleted $deleted conversation(s); re-run after it: $kept (questions $(questions), re-runs $(reruns))"
-check "hygiene: the conversation whose SQL is re-run was kept" test "$(questions)/$(reruns)/$kept" = "1/1/5"
+check "hygiene: the other conversation was deleted" test "$deleted" -eq 1
+check "hygiene: the conversation whose SQL is re-run was kept" test "$(questions)/$(reruns)/$kept" = "2/1/5"
 sql -q -v token="$GENIE_TOKEN" <<<"ALTER USER MAPPING FOR CURRENT_USER SERVER genie OPTIONS (SET token :'token')"
 check "mapping change: the remembered question is forgotten" test "$(sql -c "SELECT count(*) FROM genie_fdw_remembered()")" -eq 0
 sql -c "SELECT count(*) FROM q WHERE question = '$Q3'" >/dev/null
-check "mapping change: the next asking asks Genie" test "$(questions)" -eq 2
+check "mapping change: the next asking asks Genie" test "$(questions)" -eq 3
 check "genie_fdw_forget() returns how many it forgot" test "$(sql -c "SELECT genie_fdw_forget()")" -eq 1
 
 # ---------------------------------------------------------------------------
