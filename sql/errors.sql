@@ -16,27 +16,58 @@ SELECT * FROM q WHERE question = 'Let the result expire';
 SELECT count(*) FROM q WHERE question = 'Trigger a rate limit';
 \! python3 test/emuctl.py stats requests.start_conversation
 
--- 429 with Retry-After, then success; the question was asked once
+-- 429 with Retry-After, then success; the question was asked once.  The
+-- service's Retry-After is waited in full, also when it is longer than
+-- max_backoff (which caps only our own backoff)
 \! python3 test/emuctl.py reset
-ALTER SERVER genie OPTIONS (SET max_backoff '2');
+ALTER SERVER genie OPTIONS (SET max_backoff '0.5');
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "1", "count": 2}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
 \! python3 test/emuctl.py stats requests.start_conversation
 \! python3 test/emuctl.py stats statuses.429
--- Retry-After values that are not delta-seconds or a date count as absent
+-- the same for a 503 with Retry-After on a poll
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "1", "count": 1}'
+SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py stats statuses.503
+-- Retry-After values no service means count as absent (our backoff, capped
+-- by max_backoff, applies): not delta-seconds or a date, a date in the
+-- past, more than a day
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "inf", "count": 1}'
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "-5", "count": 1}'
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "1e400", "count": 1}'
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT", "count": 1}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
--- a wait longer than max_backoff, or than the answer_timeout left, is not
--- slept: the query says so at once
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "99999999999999999999999", "count": 1}'
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "86401", "count": 1}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
-ALTER SERVER genie OPTIONS (SET max_backoff '60', ADD answer_timeout '5');
+-- a Retry-After longer than the time left before answer_timeout or
+-- statement_timeout is not slept: the query says so at once (shown without
+-- the error's detail, which says how much time was left)
+CREATE FUNCTION error_of(query text, OUT code text, OUT message text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE query;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+END $$;
+\x on
+-- a day is honoured, so it is longer than the 600 s of answer_timeout
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "retry_after": "86400", "count": 1}'
+SELECT * FROM error_of($$SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?'$$);
+\! python3 test/emuctl.py reset
+ALTER SERVER genie OPTIONS (ADD answer_timeout '5');
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30", "count": 1}'
-SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
-ALTER SERVER genie OPTIONS (SET max_backoff '0.2', DROP answer_timeout);
+SELECT * FROM error_of($$SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?'$$);
+ALTER SERVER genie OPTIONS (DROP answer_timeout);
+SET statement_timeout = '3s';
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30", "count": 1}'
+SELECT * FROM error_of($$SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?'$$);
+RESET statement_timeout;
+\x off
+-- neither question was sent again
+\! python3 test/emuctl.py stats requests.start_conversation
+DROP FUNCTION error_of;
+ALTER SERVER genie OPTIONS (SET max_backoff '0.2');
 -- 503 on a poll is retried
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 503, "count": 2}'
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';

@@ -45,6 +45,42 @@ SELECT count(*) FROM h WHERE question = 'Which products generate the highest tot
 \! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "set": {"statement_response.result.data_array.0.0": "a\u0000b"}}'
 SELECT "ProductName" FROM h WHERE question = 'Which products generate the highest total sales value?';
 
+-- bare JSON numbers among the values (the contract sends strings): each
+-- keeps its text as sent, so the column's input function sees the exact
+-- value; nothing is clamped, rounded or loses its sign
+\set VERBOSITY default
+\set SHOW_CONTEXT errors
+CREATE FOREIGN TABLE hnum (question text, "TotalValue" numeric) SERVER genie;
+CREATE FOREIGN TABLE hnum_big (question text, "TotalValue" bigint) SERVER genie;
+CREATE FOREIGN TABLE hnum_f8 (question text, "TotalValue" float8) SERVER genie;
+CREATE FOREIGN TABLE hnum_row (question text, r jsonb OPTIONS (genie 'row')) SERVER genie;
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.1": "123456789012345678901234567890", "statement_response.result.data_array.1.1": "-0", "statement_response.result.data_array.2.1": "0.1", "statement_response.result.data_array.3.1": "-0.0", "statement_response.result.data_array.4.1": "1E2"}}'
+SELECT "TotalValue" FROM hnum WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.1": "123456789012345678901234567890", "statement_response.result.data_array.1.1": "-0", "statement_response.result.data_array.2.1": "0.1", "statement_response.result.data_array.3.1": "1E2"}}'
+SELECT r->'TotalValue' AS "TotalValue" FROM hnum_row WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.1.1": "-0", "statement_response.result.data_array.2.1": "-0.0"}}'
+SELECT "TotalValue" FROM hnum_f8 WHERE question = 'Which products generate the highest total sales value?';
+-- a value out of the column type's range is the type's usual error
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.1": "123456789012345678901234567890"}}'
+SELECT "TotalValue" FROM hnum_big WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.1.1": "1e400"}}'
+SELECT "TotalValue" FROM hnum_f8 WHERE question = 'Which products generate the highest total sales value?';
+-- the same when a boolean among the values hands the body to the json-c
+-- decoder (which keeps no integer's text of its own)
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.0": "true", "statement_response.result.data_array.0.1": "123456789012345678901234567890", "statement_response.result.data_array.1.1": "-0"}}'
+SELECT "TotalValue" FROM hnum WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.0": "true", "statement_response.result.data_array.1.1": "-0"}}'
+SELECT "TotalValue" FROM hnum_f8 WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.0": "true", "statement_response.result.data_array.0.1": "123456789012345678901234567890"}}'
+SELECT "TotalValue" FROM hnum_big WHERE question = 'Which products generate the highest total sales value?';
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+-- a number not written as JSON writes numbers is refused, not read as -1
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.1": "-01"}}'
+SELECT "TotalValue" FROM hnum WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "raw": {"statement_response.result.data_array.0.1": "NaN"}}'
+SELECT "TotalValue" FROM hnum_f8 WHERE question = 'Which products generate the highest total sales value?';
+
 -- fewer rows than the manifest announced
 \! python3 test/emuctl.py fault '{"endpoint": "attachment_query_result", "action": "set", "set": {"statement_response.manifest.total_row_count": 7}}'
 SELECT count(*) FROM h WHERE question = 'Which products generate the highest total sales value?';

@@ -30,7 +30,9 @@
  * Needing no shim on 15+ (so none here): shmem_request_hook,
  * InitMaterializedSRF(), MarkGUCPrefixReserved(), pull_varnos(root, ...),
  * MaxBackends known in shmem_request_hook, common/pg_prng.h
- * (pg_prng_double, pg_global_prng_state), PG_WAIT_EXTENSION.
+ * (pg_prng_double, pg_global_prng_state), PG_WAIT_EXTENSION,
+ * get_timeout_active() and get_timeout_{start,finish}_time() (the running
+ * statement_timeout's deadline, request.c).
  *
  * Copyright (c) 2026, genie_fdw developers
  *

@@ -34,12 +34,21 @@
 
 typedef struct json_object JObj;
 
-/* Decoding context: arena plus error slot. */
+/* How every body is parsed (and parsed again by gd_exact_twin). */
+#define GD_TOKENER_FLAGS \
+	(JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8)
+
+/* Decoding context: arena plus error slot, and the body being decoded. */
 typedef struct GdCtx
 {
 	GdArena    *arena;
 	GdError    *err;
 	bool		failed;
+	const char *buf;			/* the body gd_parse parsed */
+	size_t		len;
+	JObj	   *root;			/* its tree */
+	JObj	   *exact;			/* the same body with its integers quoted
+								 * (gd_exact_twin), or NULL */
 } GdCtx;
 
 #if defined(__GNUC__)
@@ -116,8 +125,7 @@ gd_parse(GdCtx *cx, const char *buf, size_t len)
 		gd_fail(cx, GD_NOMEM, "out of memory while parsing a response");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-						   JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, GD_TOKENER_FLAGS);
 	root = json_tokener_parse_ex(tok, buf, (int) len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -147,7 +155,22 @@ gd_parse(GdCtx *cx, const char *buf, size_t len)
 		}
 	}
 	json_tokener_free(tok);
+	cx->buf = buf;
+	cx->len = len;
+	cx->root = root;
 	return root;
+}
+
+/* Release the trees of a decode that gd_parse started. */
+static void
+gd_release(GdCtx *cx)
+{
+	if (cx->root != NULL)
+		json_object_put(cx->root);
+	if (cx->exact != NULL)
+		json_object_put(cx->exact);
+	cx->root = NULL;
+	cx->exact = NULL;
 }
 
 /* Member of an object, or NULL when absent, JSON null, or obj not an object. */
@@ -512,14 +535,14 @@ static bool
 gd_decode_object(const char *buf, size_t len, GdArena *arena, GdError *err,
 				 const char *what, GdObjectFn fill, void *out)
 {
-	GdCtx		cx = {arena, err, false};
+	GdCtx		cx = {.arena = arena, .err = err};
 	JObj	   *root = gd_parse(&cx, buf, len);
 
 	if (root == NULL)
 		return false;
 	if (gd_require_object(&cx, root, what))
 		fill(&cx, root, out);
-	json_object_put(root);
+	gd_release(&cx);
 	return !cx.failed;
 }
 
@@ -582,13 +605,236 @@ gd_decode_start(const char *buf, size_t len, GdArena *arena,
 }
 
 /*
- * gd_value_text
- *		Text of one data_array value.  The contract sends every value as a
- *		string or null; numbers and booleans are accepted as their JSON text.
+ * gd_is_json_number
+ *		Is s[0 .. len - 1] a number as RFC 8259 writes it?  (json-c also
+ *		takes "-01", "1.", "1.e5", NaN and Infinity.)
  */
 static bool
-gd_value_text(GdCtx *cx, JObj *v, char **val, size_t *len)
+gd_is_json_number(const char *s, size_t len)
 {
+	const char *end = s + len;
+	const char *p = s;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+	{
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	else
+		return false;
+	if (p < end && *p == '.')
+	{
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p == end;
+}
+
+/* A byte json-c reads as part of a number. */
+static inline bool
+gd_is_number_byte(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '-' || c == 'e' || c == 'E';
+}
+
+/*
+ * gd_quote_integers
+ *		A malloc'd copy of a body json-c accepted, with every integer outside
+ *		strings put in double quotes (*outlen bytes and a NUL), or NULL when
+ *		out of memory.  Strings (double-quoted, and the single-quoted keys
+ *		json-c takes) are copied as they are; a number is what json-c reads
+ *		as one, a '-' or a digit and the number bytes after it, and an
+ *		integer one without '.', 'e', 'E' or '+'.
+ */
+static char *
+gd_quote_integers(const char *buf, size_t len, size_t *outlen)
+{
+	char	   *out = NULL;
+	size_t		w = 0;
+	int			pass;
+
+	/* pass 0 measures, pass 1 writes */
+	for (pass = 0; pass < 2; pass++)
+	{
+		size_t		i = 0;
+
+		if (pass == 1)
+		{
+			out = malloc(w + 1);
+			if (out == NULL)
+				return NULL;
+			w = 0;
+		}
+		while (i < len)
+		{
+			char		c = buf[i];
+			size_t		j = i + 1;
+			bool		quote = false;
+
+			if (c == '"' || c == '\'')
+			{
+				while (j < len && buf[j] != c)
+					j += (buf[j] == '\\' && j + 1 < len) ? 2 : 1;
+				if (j < len)
+					j++;		/* the closing quote */
+			}
+			else if (c == '-' || (c >= '0' && c <= '9'))
+			{
+				size_t		k;
+
+				while (j < len && gd_is_number_byte(buf[j]))
+					j++;
+				/* a lone '-' starts -Infinity */
+				quote = !(c == '-' && j == i + 1);
+				for (k = i; k < j && quote; k++)
+					if (buf[k] == '.' || buf[k] == 'e' || buf[k] == 'E' || buf[k] == '+')
+						quote = false;
+			}
+			if (quote && out)
+				out[w] = '"';
+			w += quote;
+			if (out)
+				memcpy(out + w, buf + i, j - i);
+			w += j - i;
+			if (quote && out)
+				out[w] = '"';
+			w += quote;
+			i = j;
+		}
+	}
+	out[w] = '\0';
+	*outlen = w;
+	return out;
+}
+
+/*
+ * gd_find_twin
+ *		The node of tree b at the place node target has in tree a (trees of
+ *		the same shape), or NULL.
+ */
+static JObj *
+gd_find_twin(JObj *a, JObj *b, JObj *target)
+{
+	if (a == target)
+		return b;
+	if (a == NULL || b == NULL)
+		return NULL;
+	if (json_object_is_type(a, json_type_array))
+	{
+		size_t		n = json_object_array_length(a);
+		size_t		i;
+
+		if (!json_object_is_type(b, json_type_array) || json_object_array_length(b) != n)
+			return NULL;
+		for (i = 0; i < n; i++)
+		{
+			JObj	   *t = gd_find_twin(json_object_array_get_idx(a, i),
+										 json_object_array_get_idx(b, i), target);
+
+			if (t != NULL)
+				return t;
+		}
+	}
+	else if (json_object_is_type(a, json_type_object))
+	{
+		struct json_object_iter it;
+
+		if (!json_object_is_type(b, json_type_object))
+			return NULL;
+		json_object_object_foreachC(a, it)
+		{
+			JObj	   *bv = NULL;
+			JObj	   *t;
+
+			if (!json_object_object_get_ex(b, it.key, &bv))
+				return NULL;
+			t = gd_find_twin(it.val, bv, target);
+			if (t != NULL)
+				return t;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * gd_exact_twin
+ *		The array of rows at node as parsed again from the body with its
+ *		integers quoted, so that each integer is a string holding its text
+ *		as sent.  json-c keeps a double's text but not an integer's: it
+ *		reads -0 as 0 and clamps what does not fit in 64 bits, and a value
+ *		must never change silently.  Bodies reach this only when the row
+ *		scanner left them to json-c and they hold integers among the values
+ *		(the contract sends strings).
+ */
+static JObj *
+gd_exact_twin(GdCtx *cx, JObj *node)
+{
+	JObj	   *twin;
+
+	if (cx->exact == NULL && cx->buf != NULL)
+	{
+		size_t		qlen = 0;
+		char	   *quoted = gd_quote_integers(cx->buf, cx->len, &qlen);
+		struct json_tokener *tok = NULL;
+
+		if (quoted == NULL)
+		{
+			gd_fail(cx, GD_NOMEM, "out of memory while decoding a response");
+			return NULL;
+		}
+		if (qlen <= (size_t) INT32_MAX)
+			tok = json_tokener_new_ex(GD_MAX_DEPTH);
+		if (tok != NULL)
+		{
+			json_tokener_set_flags(tok, GD_TOKENER_FLAGS);
+			cx->exact = json_tokener_parse_ex(tok, quoted, (int) qlen);
+			if (cx->exact != NULL && json_tokener_get_error(tok) != json_tokener_success)
+			{
+				json_object_put(cx->exact);
+				cx->exact = NULL;
+			}
+			json_tokener_free(tok);
+		}
+		free(quoted);
+	}
+	twin = gd_find_twin(cx->root, cx->exact, node);
+	if (twin == NULL || !json_object_is_type(twin, json_type_array))
+	{
+		gd_fail(cx, GD_SHAPE, "the numbers in \"data_array\" could not be read as sent");
+		return NULL;
+	}
+	return twin;
+}
+
+/*
+ * gd_value_text
+ *		Text of one data_array value.  The contract sends every value as a
+ *		string or null; a number is taken as its text as sent (for an
+ *		integer, from its twin exact: see gd_exact_twin), and only when it
+ *		is written as RFC 8259 writes numbers; a boolean as true or false.
+ */
+static bool
+gd_value_text(GdCtx *cx, JObj *v, JObj *exact, char **val, size_t *len)
+{
+	const char *s;
+
 	if (v == NULL)
 	{
 		*val = NULL;
@@ -602,19 +848,35 @@ gd_value_text(GdCtx *cx, JObj *v, char **val, size_t *len)
 			*val = gd_strndup(cx, json_object_get_string(v), *len);
 			return *val != NULL;
 		case json_type_int:
-		case json_type_double:
-		case json_type_boolean:
+			if (exact == NULL || !json_object_is_type(exact, json_type_string))
 			{
-				const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-
-				*len = strlen(s);
-				*val = gd_strndup(cx, s, *len);
-				return *val != NULL;
+				gd_fail(cx, GD_SHAPE, "the numbers in \"data_array\" could not be read as sent");
+				return false;
 			}
+			s = json_object_get_string(exact);
+			*len = (size_t) json_object_get_string_len(exact);
+			break;
+		case json_type_double:
+			/* json-c keeps a double's text as sent */
+			s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+			*len = strlen(s);
+			break;
+		case json_type_boolean:
+			s = json_object_get_boolean(v) ? "true" : "false";
+			*len = strlen(s);
+			*val = gd_strndup(cx, s, *len);
+			return *val != NULL;
 		default:
 			gd_fail(cx, GD_SHAPE, "a value in \"data_array\" is an array or object, not a string");
 			return false;
 	}
+	if (!gd_is_json_number(s, *len))
+	{
+		gd_fail(cx, GD_SHAPE, "a number in \"data_array\" is not written as JSON writes numbers");
+		return false;
+	}
+	*val = gd_strndup(cx, s, *len);
+	return *val != NULL;
 }
 
 /* Fill rows from a JSON array of arrays. */
@@ -625,18 +887,27 @@ gd_rows_from(GdCtx *cx, JObj *rows, GdChunk *out)
 	size_t		nvals = 0;
 	size_t		r;
 	size_t		k = 0;
+	bool		any_int = false;
+	JObj	   *exact = NULL;
 
 	for (r = 0; r < nrows; r++)
 	{
 		JObj	   *row = json_object_array_get_idx(rows, r);
+		size_t		ncols;
+		size_t		c;
 
 		if (row == NULL || !json_object_is_type(row, json_type_array))
 		{
 			gd_fail(cx, GD_SHAPE, "row %zu of \"data_array\" is not an array", r + 1);
 			return;
 		}
-		nvals += json_object_array_length(row);
+		ncols = json_object_array_length(row);
+		nvals += ncols;
+		for (c = 0; c < ncols && !any_int; c++)
+			any_int = json_object_is_type(json_object_array_get_idx(row, c), json_type_int);
 	}
+	if (any_int && (exact = gd_exact_twin(cx, rows)) == NULL)
+		return;
 	out->nrows = (int64_t) nrows;
 	out->row_start = gd_alloc(cx, (nrows + 1) * sizeof(int64_t));
 	out->values = gd_alloc(cx, nvals * sizeof(char *));
@@ -646,12 +917,14 @@ gd_rows_from(GdCtx *cx, JObj *rows, GdChunk *out)
 	for (r = 0; r < nrows && !cx->failed; r++)
 	{
 		JObj	   *row = json_object_array_get_idx(rows, r);
+		JObj	   *xrow = exact ? json_object_array_get_idx(exact, r) : NULL;
 		size_t		ncols = json_object_array_length(row);
 		size_t		c;
 
 		out->row_start[r] = (int64_t) k;
 		for (c = 0; c < ncols; c++, k++)
 			if (!gd_value_text(cx, json_object_array_get_idx(row, c),
+							   xrow ? json_object_array_get_idx(xrow, c) : NULL,
 							   &out->values[k], &out->lens[k]))
 				return;
 	}
@@ -766,7 +1039,7 @@ bool
 gd_decode_statement_tree(const char *buf, size_t len, GdArena *arena,
 						 GdStatement *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
+	GdCtx		cx = {.arena = arena, .err = err};
 	JObj	   *root;
 	JObj	   *st;
 	JObj	   *status;
@@ -873,7 +1146,7 @@ gd_decode_statement_tree(const char *buf, size_t len, GdArena *arena,
 		gd_fail(&cx, GD_SHAPE, "statement has no \"status.state\"");
 
 done:
-	json_object_put(root);
+	gd_release(&cx);
 	return !cx.failed;
 }
 
@@ -915,7 +1188,7 @@ gd_decode_statement(const char *buf, size_t len, GdArena *arena,
 	rest = malloc(restlen);
 	if (rest == NULL)
 	{
-		GdCtx		cx = {arena, err, false};
+		GdCtx		cx = {.arena = arena, .err = err};
 
 		memset(out, 0, sizeof(*out));
 		gd_fail(&cx, GD_NOMEM, "out of memory while decoding a response");
@@ -949,7 +1222,7 @@ bool
 gd_decode_rows(const char *buf, size_t len, GdArena *arena,
 			   GdChunk *out, GdError *err)
 {
-	GdCtx		cx = {arena, err, false};
+	GdCtx		cx = {.arena = arena, .err = err};
 	JObj	   *root;
 
 	memset(out, 0, sizeof(*out));
@@ -961,7 +1234,7 @@ gd_decode_rows(const char *buf, size_t len, GdArena *arena,
 		gd_fail(&cx, GD_SHAPE, "result file is not a JSON array of rows");
 	else
 		gd_rows_from(&cx, root, out);
-	json_object_put(root);
+	gd_release(&cx);
 	return !cx.failed;
 }
 
@@ -977,7 +1250,7 @@ gd_decode_list(const char *buf, size_t len, GdArena *arena, GdError *err,
 			   const char *what, const char *key, size_t item_size, GdItemFn fill,
 			   void **items, int *nitems, char **next_page_token)
 {
-	GdCtx		cx = {arena, err, false};
+	GdCtx		cx = {.arena = arena, .err = err};
 	JObj	   *root;
 	JObj	   *list;
 
@@ -1013,7 +1286,7 @@ gd_decode_list(const char *buf, size_t len, GdArena *arena, GdError *err,
 			}
 		}
 	}
-	json_object_put(root);
+	gd_release(&cx);
 	return !cx.failed;
 }
 
@@ -1095,7 +1368,7 @@ bool
 gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 					GdApiError *out)
 {
-	GdCtx		cx = {arena, NULL, false};
+	GdCtx		cx = {.arena = arena, .err = NULL};
 	JObj	   *root;
 
 	memset(out, 0, sizeof(*out));
@@ -1128,7 +1401,7 @@ gd_decode_api_error(const char *buf, size_t len, GdArena *arena,
 				out->message = gd_get_string(&cx, root, "error");
 		}
 	}
-	json_object_put(root);
+	gd_release(&cx);
 	return !cx.failed && (out->error_code != NULL || out->message != NULL);
 }
 

@@ -262,10 +262,12 @@ extern bool gd_status_is_terminal(const char *status);
  * and gd_decode_rows (or fail where they fail), without a json-c tree: the
  * values and next_chunk_link point into buf, which the scanner modifies
  * (strings are unescaped in place and NUL-terminated where their closing
- * quote was), so buf must outlive the chunk; only row_start, values and lens
- * come from the arena.  buf is modified only when the scanner succeeds by
- * itself: what it does not handle (external_links, numbers or booleans as
- * values, duplicate keys, JSON that json-c 0.16 accepts beyond RFC 8259...;
+ * quote was, numbers among the values where the byte after them was), so
+ * buf must outlive the chunk; only row_start, values and lens come from the
+ * arena.  A number among the values is its text as sent, in both decoders.
+ * buf is modified only when the scanner succeeds by itself: what it does
+ * not handle (external_links, booleans as values, duplicate keys, JSON that
+ * json-c 0.16 accepts beyond RFC 8259...;
  * listed in rowscan.c) it hands, untouched, to the json-c decoder, whose
  * values are arena copies.  gd_scan_fallback_count tells how often that
  * happened in this process and, when last_reason is not NULL, why last.

@@ -172,7 +172,7 @@ typedef struct HttpResponse
 
 typedef struct HttpCall HttpCall;
 
-/* Longest Retry-After genie_fdw reads (a day); longer values are capped. */
+/* Longest Retry-After genie_fdw honours (a day); longer ones count as absent. */
 #define HTTP_RETRY_AFTER_MAX	86400.0
 
 extern void http_perform(const HttpRequest *req, HttpResponse *resp);

@@ -291,9 +291,10 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 /*
  * http_parse_retry_after
  *		Seconds to wait from a Retry-After value: delta-seconds (digits
- *		only) or an HTTP date.  Anything else (signs, fractions, "inf",
- *		garbage) counts as absent (-1).  The result is bounded by
- *		HTTP_RETRY_AFTER_MAX; a date in the past is 0.
+ *		only) or an HTTP date.  Values no service means count as absent
+ *		(-1), so that our own backoff applies: signs, fractions, "inf",
+ *		garbage, a date in the past (a clock apart from ours), and a wait
+ *		longer than HTTP_RETRY_AFTER_MAX.
  */
 double
 http_parse_retry_after(const char *v)
@@ -306,16 +307,16 @@ http_parse_retry_after(const char *v)
 		v++;
 	for (p = v; *p >= '0' && *p <= '9'; p++)
 	{
-		if (d < HTTP_RETRY_AFTER_MAX)
+		if (d <= HTTP_RETRY_AFTER_MAX)
 			d = d * 10 + (*p - '0');
 	}
 	if (p > v)
 	{
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
-		if (*p != '\0')
+		if (*p != '\0' || d > HTTP_RETRY_AFTER_MAX)
 			return -1;
-		return Min(d, HTTP_RETRY_AFTER_MAX);
+		return d;
 	}
 	if (*v == '\0')
 		return -1;
@@ -324,9 +325,10 @@ http_parse_retry_after(const char *v)
 	{
 		double		delta = difftime(t, time(NULL));
 
-		if (!(delta > 0))		/* also NaN */
-			return 0;
-		return Min(delta, HTTP_RETRY_AFTER_MAX);
+		/* also NaN */
+		if (!(delta >= 0 && delta <= HTTP_RETRY_AFTER_MAX))
+			return -1;
+		return delta;
 	}
 	return -1;
 }

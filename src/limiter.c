@@ -885,7 +885,12 @@ genie_limiter_return_slot(const GenieOptions *opts)
  * genie_limiter_report_429
  *		Genie refused a question: admit nothing more to that host, from any
  *		backend, until retry_after seconds have passed (when absent, one
- *		window divided by the limit).
+ *		window divided by the limit).  The service's Retry-After is held in
+ *		full, as the backend that received it holds it (max_backoff does
+ *		not shorten it; http_parse_retry_after already counts waits over
+ *		HTTP_RETRY_AFTER_MAX as absent), also when that backend gives up at
+ *		once because the wait is longer than its own time left: the quota
+ *		is the host's, not the query's.
  */
 void
 genie_limiter_report_429(const GenieOptions *opts, double retry_after)
@@ -902,7 +907,7 @@ genie_limiter_report_429(const GenieOptions *opts, double retry_after)
 	hash = host_hash(opts->host);
 	if (retry_after < 0)
 		retry_after = (k > 0) ? (double) window_us / 1000000.0 / k : 1.0;
-	retry_after = Min(retry_after, 3600.0);
+	retry_after = Min(retry_after, HTTP_RETRY_AFTER_MAX);
 	now = now_us();
 	until = now + (int64) (retry_after * 1000000.0);
 

@@ -5,8 +5,9 @@
  *
  * Owns: endpoint URLs (percent-encoding of path segments), the retry
  * policy (genie_after_response: the one place that decides whether a
- * failed request is sent again and how long to wait, Retry-After bounded
- * by max_backoff and the answer_timeout left), the synchronous
+ * failed request is sent again and how long to wait: the service's
+ * Retry-After, bounded only by the time left before answer_timeout and
+ * statement_timeout, else our backoff, bounded by max_backoff), the synchronous
  * genie_request built on it, latch sleeps that cancel and
  * statement_timeout interrupt, and turning every failure into an ereport
  * with an errcode.  Response bodies reach a message only as a short,
@@ -35,6 +36,8 @@
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "limiter.h"
@@ -327,6 +330,89 @@ genie_backoff(const GenieOptions *opts, int attempt)
 }
 
 /*
+ * statement_time_left
+ *		Seconds left before this statement's statement_timeout fires, or
+ *		GENIE_NO_DEADLINE when no statement timeout is running; *limit_ms
+ *		is the timeout the timer was started with.  Read from the timer
+ *		itself, so it is the deadline PostgreSQL will enforce (a SET of
+ *		statement_timeout inside the statement does not move it).
+ */
+static double
+statement_time_left(int *limit_ms)
+{
+	TimestampTz start;
+	TimestampTz fin;
+
+	*limit_ms = 0;
+	if (!get_timeout_active(STATEMENT_TIMEOUT))
+		return GENIE_NO_DEADLINE;
+	start = get_timeout_start_time(STATEMENT_TIMEOUT);
+	fin = get_timeout_finish_time(STATEMENT_TIMEOUT);
+	*limit_ms = (int) ((fin - start) / 1000);
+	return Max((double) (fin - GetCurrentTimestamp()) / 1000000.0, 0.0);
+}
+
+/* "HTTP status 503" or the transport error, for messages. */
+static const char *
+response_summary(const HttpResponse *resp)
+{
+	if (resp->outcome == HTTP_DONE)
+		return psprintf("HTTP status %ld", resp->status);
+	return resp->error;
+}
+
+/*
+ * check_wait_fits
+ *		Raise the error, at once, when a retry wait is longer than the time
+ *		left before answer_timeout (time_left, or GENIE_NO_DEADLINE) or
+ *		before statement_timeout: sleeping into the limit only to be stopped
+ *		by it would waste the wait and hide why.  The service's Retry-After
+ *		(asked) is held to both; our own backoff to answer_timeout, while
+ *		statement_timeout interrupts its sleep as it does any other wait.
+ */
+static void
+check_wait_fits(const GenieOptions *opts, const char *what, const HttpResponse *resp,
+				double wait, bool asked, double time_left)
+{
+	int			stmt_ms;
+	double		stmt_left = statement_time_left(&stmt_ms);
+	bool		stmt_binds;
+
+	if (!asked)
+	{
+		if (time_left >= 0 && wait > time_left)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
+					 errdetail("The request for %s must wait %.1f s before it is retried (%s), but only %.1f s are left.",
+							   what, wait, response_summary(resp), Max(time_left, 0.0)),
+					 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
+							 opts->server_name)));
+		return;
+	}
+
+	/* the nearer of the two limits is the one the wait must fit */
+	stmt_binds = stmt_left >= 0 && (time_left < 0 || stmt_left < time_left);
+	if (stmt_binds && wait > stmt_left)
+		ereport(ERROR,
+				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+				 errmsg("Genie asked to wait %.0f s before the request for %s is retried, longer than the time left before statement_timeout (%d ms)",
+						wait, what, stmt_ms),
+				 errdetail("HTTP status %ld with Retry-After %.0f; %.1f s of the statement's time were left.",
+						   resp->status, wait, stmt_left),
+				 errhint("Ask again later, or raise statement_timeout.")));
+	if (!stmt_binds && time_left >= 0 && wait > time_left)
+		ereport(ERROR,
+				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+				 errmsg("Genie asked to wait %.0f s before the request for %s is retried, longer than the time left before answer_timeout (%g s)",
+						wait, what, opts->answer_timeout),
+				 errdetail("HTTP status %ld with Retry-After %.0f; %.1f s of answer_timeout were left.",
+						   resp->status, wait, Max(time_left, 0.0)),
+				 errhint("Ask again later, or raise option answer_timeout of server \"%s\".",
+						 opts->server_name)));
+}
+
+/*
  * genie_after_response
  *		Book-keeping after one attempt of a request (counters, the shared
  *		limiter) and THE retry policy: returns RESP_OK for a 2xx response,
@@ -341,10 +427,14 @@ genie_backoff(const GenieOptions *opts, int attempt)
  *		Genie: connection refused or 429, so a question is never asked twice.
  *		With OAuth, a 401 fetches a new token once.
  *
- *		A wait never exceeds max_backoff nor time_left (the answer_timeout
- *		left, or GENIE_NO_DEADLINE): when the service asks for a longer
- *		Retry-After, the query ends with an error saying so instead of
- *		sleeping past what the user allowed.
+ *		The wait: the service's Retry-After is honoured as sent (it is the
+ *		service's rule, not our backoff, so max_backoff does not cap it);
+ *		values http_parse_retry_after counts as absent (past dates, more
+ *		than a day, garbage) leave our backoff, capped by max_backoff.
+ *		Either way a wait that would not end before the limits the user set
+ *		(time_left, the answer_timeout left, or GENIE_NO_DEADLINE; and
+ *		statement_timeout for a Retry-After) ends the query at once with an
+ *		error saying so, instead of sleeping into the limit.
  */
 RespVerdict
 genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *what,
@@ -352,6 +442,7 @@ genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *wh
 					 double *wait, GenieCallStats *stats)
 {
 	bool		retry = false;
+	bool		asked;
 
 	if (stats)
 	{
@@ -405,33 +496,14 @@ genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *wh
 		genie_report_transport_error(opts, resp, what, retries);
 	}
 
-	if (resp->outcome == HTTP_DONE && resp->retry_after >= 0)
-	{
-		*wait = resp->retry_after;
-		if (*wait > opts->max_backoff)
-			ereport(ERROR,
-					(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
-					 errmsg("Genie asked to wait %.0f s before retrying the request for %s, longer than max_backoff (%g s)",
-							*wait, what, opts->max_backoff),
-					 errdetail("HTTP status %ld with Retry-After.", resp->status),
-					 errhint("Ask again later, or raise option max_backoff of server \"%s\".",
-							 opts->server_name)));
-	}
-	else
-		*wait = genie_backoff(opts, retries);
-	if (time_left >= 0 && *wait > time_left)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
-				 errdetail("The request for %s must wait %.1f s before it is retried (HTTP status %ld), but only %.1f s are left.",
-						   what, *wait, resp->status, Max(time_left, 0.0)),
-				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",
-						 opts->server_name)));
+	asked = resp->outcome == HTTP_DONE && resp->retry_after >= 0;
+	*wait = asked ? resp->retry_after : genie_backoff(opts, retries);
+	check_wait_fits(opts, what, resp, *wait, asked, time_left);
 	if (genie_progress)
 		ereport(NOTICE,
-				(errmsg("genie_fdw: %s: %s, retrying in %.1f s (retry %d of %d)", what,
-						resp->outcome == HTTP_DONE ? psprintf("HTTP status %ld", resp->status) : resp->error,
-						*wait, retries + 1, opts->max_retries)));
+				(errmsg("genie_fdw: %s: %s, retrying in %.1f s%s (retry %d of %d)", what,
+						response_summary(resp), *wait, asked ? " as Genie asked" : "",
+						retries + 1, opts->max_retries)));
 	if (stats)
 		stats->retries++;
 	genie_stats_add(opts, GSTAT_RETRIES, 1);

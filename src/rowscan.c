@@ -9,7 +9,10 @@
  * The result is the same GdChunk that gd_decode_chunk / gd_decode_rows
  * produce, except that each value points into the caller's buffer: strings
  * are unescaped in place and NUL-terminated where their closing quote was,
- * so the only allocations are the row_start, values and lens arrays.
+ * so the only allocations are the row_start, values and lens arrays.  A
+ * value that is a number (the contract sends strings; a service may not)
+ * keeps its exact text as sent, NUL-terminated where the byte after it was:
+ * json-c would read -0 as 0 and clamp integers beyond 64 bits.
  *
  * Work is done in three steps:
  *
@@ -728,7 +731,7 @@ rs_alloc(RsScan *sc, GdArena *arena, size_t n, size_t size)
 
 /*
  * rs_bad_value
- *		A value in a row is not a string or null.
+ *		A value in a row is not a string, a number or null.
  */
 static bool
 rs_bad_value(RsScan *sc, char *p)
@@ -743,22 +746,12 @@ rs_bad_value(RsScan *sc, char *p)
 			if (sc->chunk)
 				return rs_fallback(sc, "a value in \"data_array\" is an array or object");
 			return rs_fail(sc, GD_SHAPE, "a value in \"data_array\" is an array or object, not a string");
-		case '-':
-		case '0':
-		case '1':
-		case '2':
-		case '3':
-		case '4':
-		case '5':
-		case '6':
-		case '7':
-		case '8':
-		case '9':
 		case 't':
 		case 'f':
 		case 'N':
 		case 'I':
-			return rs_fallback(sc, "a value in \"data_array\" is a number or boolean");
+			/* NaN and Infinity: json-c reads them, gd_value_text rejects them */
+			return rs_fallback(sc, "a value in \"data_array\" is a boolean, NaN or Infinity");
 		default:
 			return rs_unexpected(sc, p, "unexpected character");
 	}
@@ -788,14 +781,14 @@ rs_rows(RsScan *sc, char **pp, GdArena *arena, GdChunk *out)
 	/*
 	 * Every row has its own '[' (as has the array itself), and every value
 	 * after the array's first one is preceded by its own ',': between two
-	 * values of a row, or between two rows.  A value takes at least three
-	 * bytes with its separator.
+	 * values of a row, or between two rows.  A value takes at least two
+	 * bytes with its separator (a one-digit number).
 	 */
 	rs_count(p, (size_t) (end - p), &nopen, &ncomma);
 	maxrows = nopen;
 	maxvals = ncomma + 1;
-	if (maxvals > (size_t) (end - p) / 3 + 1)
-		maxvals = (size_t) (end - p) / 3 + 1;
+	if (maxvals > (size_t) (end - p) / 2 + 1)
+		maxvals = (size_t) (end - p) / 2 + 1;
 
 	row_start = rs_alloc(sc, arena, maxrows + 1, sizeof(int64_t));
 	if (row_start == NULL)
@@ -865,6 +858,23 @@ rs_rows(RsScan *sc, char **pp, GdArena *arena, GdChunk *out)
 					lens[k] = 0;
 					k++;
 					p += 4;
+				}
+				else if (p < end && (*p == '-' || rs_isdigit(*p)))
+				{
+					/* a number: its text as sent (rs_number checked it) */
+					bool		is_int;
+					int			nd;
+					char	   *q;
+
+					if (k >= maxvals)
+						return rs_fallback(sc, "more values than counted");
+					q = rs_number(sc, p, &is_int, &nd);
+					if (q == NULL)
+						return false;
+					values[k] = p;
+					lens[k] = (size_t) (q - p);
+					k++;
+					p = q;
 				}
 				else
 					return rs_bad_value(sc, p);
@@ -1140,12 +1150,14 @@ rs_note_fallback(const char *why)
  *		as gd_decode_rows does, in place.
  *
  * On success the values point into buf, which the scanner has modified
- * (strings unescaped and NUL-terminated where their closing quote was), so
- * buf must outlive out; the arena holds only row_start, values and lens.
- * The body goes to gd_decode_rows (values are then arena copies and buf is
- * not modified) when the scanner meets what it leaves to json-c: a body that
- * is not an array; a number, boolean, NaN or Infinity among the values; a
- * raw control character in a string; UTF-8 that json-c accepts but is not
+ * (strings unescaped and NUL-terminated where their closing quote was,
+ * numbers where the byte after them was), so buf must outlive out; the
+ * arena holds only row_start, values and lens.  The body goes to
+ * gd_decode_rows (values are then arena copies and buf is not modified)
+ * when the scanner meets what it leaves to json-c: a body that is not an
+ * array; among the values a boolean, NaN or Infinity, or a number not
+ * written as RFC 8259 writes numbers ("-01", "1." and others json-c reads);
+ * a raw control character in a string; UTF-8 that json-c accepts but is not
  * well-formed (overlong forms, surrogates, past U+10FFFF); a \u surrogate
  * pair json-c misdecodes (code points with D800..DFFF in their low 16 bits);
  * a \u0000 escape (so that the values the scanner hands out, marked

@@ -1693,8 +1693,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(resp, endpoint)
             for path, value in (fault.get("set") or {}).items():
                 apply_set(obj, path, value)
-            resp = Response(resp.status, obj, ctype=resp.ctype, headers=resp.headers)
-            return self.send(resp, endpoint)
+            raw = fault.get("raw") or {}
+            if not raw:
+                resp = Response(resp.status, obj, ctype=resp.ctype, headers=resp.headers)
+                return self.send(resp, endpoint)
+            # "raw": {path: text} puts text into the body as it is, unlike JSON values, which
+            # Python re-serialises (-0 becomes 0, 1e400 Infinity): a service breaking the
+            # contract's strings-only rows with bare numbers written any way
+            marks = {}
+            for i, (path, text) in enumerate(raw.items()):
+                mark = "\u0000emulator-raw-%d\u0000" % i
+                apply_set(obj, path, mark)
+                marks[json.dumps(mark, ensure_ascii=False)] = str(text)
+            body = json.dumps(obj, ensure_ascii=False)
+            for mark, text in marks.items():
+                body = body.replace(mark, text)
+            return self.send(Response(resp.status, body=body, ctype=resp.ctype, headers=resp.headers), endpoint)
         body = resp.bytes()
         if act == "truncated":
             return self.send(Response(resp.status, body=body[:len(body) // 2], ctype=resp.ctype,

@@ -1041,6 +1041,17 @@ class TestFaults(EmulatorCase):
         sr = self.query_result(self.m, att)
         self.assertEqual(sr["result"]["data_array"][0], ["x", "1.00"])
         self.assertEqual(sr["result"]["data_array"][1], ["Vegan Pizza", "2197.25"])
+        # raw: text put into the body as written, next to re-serialised set values
+        self.fault(endpoint="attachment_query_result", action="set",
+                   set={"statement_response.result.data_array.0.0": "y"},
+                   raw={"statement_response.result.data_array.0.1": "-0",
+                        "statement_response.result.data_array.1.1": "123456789012345678901234567890"})
+        r = self.api("GET", self.msg_path(self.m["conversation_id"], self.m["message_id"]) +
+                     "/attachments/%s/query-result" % att["attachment_id"])
+        self.assertEqual(r.status, 200)
+        body = r.body
+        self.assertIn(b'[["y", -0], ["Vegan Pizza", 123456789012345678901234567890]', body)
+        self.assertEqual(json.loads(body)["statement_response"]["result"]["data_array"][0], ["y", 0])
         # only_status: skipped for a message that is not COMPLETED
         r = self.start("Take your time")
         self.fault(endpoint="get_message", action="status", status=500, only_status="COMPLETED")

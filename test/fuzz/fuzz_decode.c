@@ -23,7 +23,10 @@
  * list and freed after the input.  After a successful decode the harness
  * reads every byte the result points at and checks the structural invariants
  * documented in genie_decode.h; it also re-parses the body with json-c and
- * compares the decoded rows, columns, links and spaces with the JSON tree.
+ * compares the decoded rows, columns, links and spaces with the JSON tree (a
+ * number among the values must be an RFC 8259 number found in the body that
+ * json-c reads as the tree's value: json-c's own text of it loses -0 and
+ * clamps integers beyond 64 bits).
  * A decode that succeeds is then run again with the arena refusing one of
  * the allocations it made, chosen from a hash of the input, and must fail
  * with GD_NOMEM.
@@ -210,6 +213,86 @@ oget(JObj *obj, const char *key)
 	return v;
 }
 
+/* The body fuzz_one is decoding (a number's text must come from it). */
+static const char *oracle_body;
+static size_t oracle_len;
+
+/* Is s[0 .. len - 1] a number as RFC 8259 writes it? */
+static bool
+oracle_is_number(const char *s, size_t len)
+{
+	size_t		i = 0;
+	size_t		d;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if (i < len && s[i] == '0')
+		i++;
+	else
+	{
+		for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == d)
+			return false;
+	}
+	if (i < len && s[i] == '.')
+	{
+		for (d = ++i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == d)
+			return false;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == d)
+			return false;
+	}
+	return i == len;
+}
+
+/* Does the body hold s[0 .. len - 1]? */
+static bool
+oracle_contains(const char *s, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; oracle_body != NULL && len > 0 && i + len <= oracle_len; i++)
+		if (memcmp(oracle_body + i, s, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A number among the values must be decoded as its text as sent: an RFC
+ * 8259 number, found in the body, that json-c reads as the tree's value
+ * (json-c's own text of it may differ: -0 becomes 0, and integers beyond
+ * 64 bits are clamped).
+ */
+static void
+oracle_number(JObj *v, const char *val, size_t len)
+{
+	char	   *copy;
+	JObj	   *again;
+
+	CHECK(oracle_is_number(val, len));
+	CHECK(oracle_contains(val, len));
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		abort();
+	memcpy(copy, val, len);
+	copy[len] = '\0';
+	again = json_tokener_parse(copy);
+	CHECK(again != NULL && json_object_get_type(again) == json_object_get_type(v));
+	CHECK(json_object_equal(again, v));
+	json_object_put(again);
+	free(copy);
+}
+
 /* The decoded rows must be the JSON array of arrays, value for value. */
 static void
 oracle_rows(JObj *rows, const GdChunk *c)
@@ -247,6 +330,13 @@ oracle_rows(JObj *rows, const GdChunk *c)
 			{
 				want = json_object_get_string(v);
 				wlen = (size_t) json_object_get_string_len(v);
+			}
+			else if (json_object_is_type(v, json_type_int) ||
+					 json_object_is_type(v, json_type_double))
+			{
+				CHECK(c->values[k] != NULL);
+				oracle_number(v, c->values[k], c->lens[k]);
+				continue;
 			}
 			else
 			{
@@ -728,6 +818,8 @@ fuzz_one(unsigned which, const char *buf, size_t len, long limit, long *granted)
 	arena.alloc = fuzz_alloc;
 	arena.arg = &fa;
 	memset(&err, 0x5A, sizeof(err));	/* the decoder must overwrite it */
+	oracle_body = buf;
+	oracle_len = len;
 
 	switch (which)
 	{

@@ -2,7 +2,7 @@
 # Query cancel and statement_timeout end a Genie query promptly in every
 # state (waiting between polls, sleeping on Retry-After, a stalled response,
 # a slow body, a TLS handshake that never completes), and the backend stays
-# usable afterwards.
+# usable afterwards; a Retry-After past statement_timeout is not slept.
 source "$(dirname "$0")/../lib.sh"
 
 genie_start_emulator --answer-seconds 0.3 --questions-per-minute 0
@@ -37,12 +37,25 @@ SQL
 emuctl reset
 timed_timeout "waiting between polls" "Take your time"
 
+# a Retry-After longer than the statement's time left is not slept at all:
+# the query ends at once with an error saying so (had it slept, the error
+# would be statement_timeout's own)
 emuctl reset
-# a Retry-After longer than max_backoff ends the query at once: allow it here
-psql -X -q -c "ALTER SERVER genie OPTIONS (SET max_backoff '60')"
 emuctl fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30"}'
-timed_timeout "sleeping on Retry-After" "$SEED"
-psql -X -q -c "ALTER SERVER genie OPTIONS (SET max_backoff '0.2')"
+out=$(psql -X 2>&1 <<SQL
+\timing on
+SET statement_timeout = '1s';
+SELECT count(*) FROM q WHERE question = '$SEED';
+RESET statement_timeout;
+\timing off
+SELECT 'usable:' || count(*) FROM q WHERE question = '$SEED';
+SQL
+)
+ms=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 2p)
+echo "# Retry-After past statement_timeout: $ms ms"
+check "Retry-After past statement_timeout: a clear error" \
+	grep -q "longer than the time left before statement_timeout (1000 ms)" <<<"$out"
+check "Retry-After past statement_timeout: backend usable afterwards" grep -q "usable:5" <<<"$out"
 
 emuctl reset
 emuctl fault '{"endpoint": "get_message", "action": "delay", "seconds": 30}'
@@ -96,5 +109,21 @@ ms=$(( (end - cancel_at) / 1000000 ))
 echo "# pg_cancel_backend: query ended $ms ms after the cancel"
 check "pg_cancel_backend: query cancelled" grep -q "canceling statement due to user request" "$out_file"
 check "pg_cancel_backend: within 1000 ms" test "$ms" -lt 1000
+
+# the same while sleeping on a Retry-After (honoured, as no limit is near)
+emuctl reset
+emuctl fault '{"endpoint": "start_conversation", "action": "status", "status": 429, "retry_after": "30"}'
+out_file=$GENIE_TMP/cancelled-retry-after.out
+psql -X -c "SELECT count(*) FROM q WHERE question = '$SEED'" >"$out_file" 2>&1 &
+bg=$!
+sleep 1
+psql -X -At -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%highest total sales%' AND pid <> pg_backend_pid()" >/dev/null
+cancel_at=$(date +%s%N)
+wait $bg || true
+end=$(date +%s%N)
+ms=$(( (end - cancel_at) / 1000000 ))
+echo "# pg_cancel_backend while sleeping on Retry-After: query ended $ms ms after the cancel"
+check "pg_cancel_backend on Retry-After: query cancelled" grep -q "canceling statement due to user request" "$out_file"
+check "pg_cancel_backend on Retry-After: within 1000 ms" test "$ms" -lt 1000
 
 check_done
