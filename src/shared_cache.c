@@ -693,6 +693,61 @@ sc_set_waiting(int f)
 }
 
 /*
+ * sc_copy_out
+ *		Copy the live entry of a key out (CurrentMemoryContext), counting a
+ *		hit; false when there is none.  In two steps, as the lock rule wants:
+ *		its size is read under the lock, the copy allocated outside it, and
+ *		filled under the lock again if the entry still has that size (a new
+ *		publication in between is looked at again, a few times).
+ */
+static bool
+sc_copy_out(const char *key, Size keylen, uint64 hash, TimestampTz now,
+			char **blob, Size *bloblen)
+{
+	char	   *copy = NULL;
+	Size		copylen = 0;
+	int			attempt;
+
+	for (attempt = 0; attempt < 4; attempt++)
+	{
+		Size		len = 0;
+		int			i;
+
+		sc_lock(LW_SHARED);
+		i = sc_find(key, keylen, hash, now);
+		if (i >= 0)
+		{
+			SCEntry    *e = &SC_ENTRIES(sc)[i];
+
+			if (copy != NULL && copylen == e->bloblen)
+			{
+				memcpy(copy, (char *) dsa_get_address(sc_area, e->data) + e->keylen,
+					   e->bloblen);
+				pg_atomic_fetch_add_u64(&e->hits, 1);
+				pg_atomic_write_u64(&e->last_used, (uint64) now);
+				sc_unlock();
+				copy[copylen] = '\0';
+				*blob = copy;
+				*bloblen = copylen;
+				return true;
+			}
+			len = e->bloblen;
+		}
+		sc_unlock();
+		if (i < 0)
+			break;
+		/* outside the lock: room for the copy (then look again) */
+		if (copy)
+			pfree(copy);
+		copy = palloc(len + 1);
+		copylen = len;
+	}
+	if (copy)
+		pfree(copy);
+	return false;
+}
+
+/*
  * genie_shared_cache_get
  *		Look a key up.  SC_HIT: *blob is a copy (CurrentMemoryContext).
  *		SC_ASK: not cached, and this backend now owns the key's flight
@@ -712,10 +767,7 @@ genie_shared_cache_get(const char *key, Size keylen, char **blob, Size *bloblen,
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) key, (int) keylen, 0);
 	TimestampTz now = GetCurrentTimestamp();
-	char	   *copy = NULL;
-	Size		copylen = 0;
-	int			attempt;
-	int			i;
+	int			attempt = 0;
 	int			f;
 	int			h;
 
@@ -726,51 +778,21 @@ genie_shared_cache_get(const char *key, Size keylen, char **blob, Size *bloblen,
 		return SC_ASK;
 
 again:
-	for (attempt = 0; attempt < 4; attempt++)
+	if (sc_copy_out(key, keylen, hash, now, blob, bloblen))
 	{
-		Size		len = 0;
-
-		sc_lock(LW_SHARED);
-		i = sc_find(key, keylen, hash, now);
-		if (i >= 0)
-		{
-			SCEntry    *e = &SC_ENTRIES(sc)[i];
-
-			if (copy != NULL && copylen == e->bloblen)
-			{
-				memcpy(copy, (char *) dsa_get_address(sc_area, e->data) + e->keylen,
-					   e->bloblen);
-				pg_atomic_fetch_add_u64(&e->hits, 1);
-				pg_atomic_write_u64(&e->last_used, (uint64) now);
-				sc_set_waiting(-1);
-				sc_unlock();
-				copy[copylen] = '\0';
-				*blob = copy;
-				*bloblen = copylen;
-				return SC_HIT;
-			}
-			len = e->bloblen;
-		}
-		sc_unlock();
-		if (i < 0)
-			break;
-		/* outside the lock: room for the copy (then look again) */
-		if (copy)
-			pfree(copy);
-		copy = palloc(len + 1);
-		copylen = len;
+		if (my_procno() < sc->nwaiters)
+			SC_WAITING(sc)[my_procno()] = -1;
+		return SC_HIT;
 	}
 
 	/* not cached (or replaced again and again): wait, or ask */
 	sc_lock(LW_EXCLUSIVE);
-	if (attempt < 4 && sc_find(key, keylen, hash, now) >= 0)
+	if (attempt++ < 4 && sc_find(key, keylen, hash, now) >= 0)
 	{
 		/* published in between: copy it */
 		sc_unlock();
 		goto again;
 	}
-	if (copy)
-		pfree(copy);
 	f = sc_flight_find(hash);
 	h = sc_free_handle();
 	if (f >= 0)
@@ -1059,50 +1081,10 @@ bool
 genie_shared_cache_find(const char *key, Size keylen, char **blob, Size *bloblen)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) key, (int) keylen, 0);
-	TimestampTz now = GetCurrentTimestamp();
-	char	   *copy = NULL;
-	Size		copylen = 0;
-	int			attempt;
 
 	if (!sc_attach())
 		return false;
-	for (attempt = 0; attempt < 4; attempt++)
-	{
-		Size		len = 0;
-		int			i;
-
-		sc_lock(LW_SHARED);
-		i = sc_find(key, keylen, hash, now);
-		if (i >= 0)
-		{
-			SCEntry    *e = &SC_ENTRIES(sc)[i];
-
-			if (copy != NULL && copylen == e->bloblen)
-			{
-				memcpy(copy, (char *) dsa_get_address(sc_area, e->data) + e->keylen,
-					   e->bloblen);
-				pg_atomic_fetch_add_u64(&e->hits, 1);
-				pg_atomic_write_u64(&e->last_used, (uint64) now);
-				sc_unlock();
-				copy[copylen] = '\0';
-				*blob = copy;
-				*bloblen = copylen;
-				return true;
-			}
-			len = e->bloblen;
-		}
-		sc_unlock();
-		if (i < 0)
-			break;
-		/* outside the lock: room for the copy (then look again) */
-		if (copy)
-			pfree(copy);
-		copy = palloc(len + 1);
-		copylen = len;
-	}
-	if (copy)
-		pfree(copy);
-	return false;
+	return sc_copy_out(key, keylen, hash, GetCurrentTimestamp(), blob, bloblen);
 }
 
 /*
