@@ -106,11 +106,26 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"}
 
 # Latency profiles.  "fast" (default, for tests): every in-progress status gets the same share of
 # answer_seconds.  "real" (benchmarks, manual tries): each answer takes 10-20 s, most of it spent
-# asking the model and running the query, as real workspaces show (contract §8.3, §11).
+# asking the model and running the query, as real workspaces show (contract §8.3, §11); and a re-run
+# of an answer's SQL (execute-query) is a statement on a running warehouse: about a second for the
+# small queries Genie writes (an assumption: the contract gives no figure), PENDING then RUNNING.
+# A profile's "config" are its defaults for config keys; --config, flags and POST /__emulator/config
+# still override them.
 PROFILES = {
-    "fast": {"weights": [1, 1, 1, 1, 1, 1], "answer_range": None},
-    "real": {"weights": [0.03, 0.07, 0.10, 0.50, 0.05, 0.25], "answer_range": (10.0, 20.0)},
+    "fast": {"weights": [1, 1, 1, 1, 1, 1], "answer_range": None, "config": {}},
+    "real": {"weights": [0.03, 0.07, 0.10, 0.50, 0.05, 0.25], "answer_range": (10.0, 20.0),
+             "config": {"execute_seconds": 1.0}},
 }
+
+
+def profile_answer_seconds(profile, content, default):
+    """How long a question takes to answer: the profile's fixed time per question (from its normalised
+    text, within answer_range), else default (answer_seconds)."""
+    rng = PROFILES[profile]["answer_range"]
+    if not rng:
+        return default
+    h = int(hashlib.sha256(normalise(content).encode()).hexdigest(), 16)
+    return rng[0] + (rng[1] - rng[0]) * (h % 1000) / 999.0
 
 ENDPOINTS = ["start_conversation", "create_message", "get_message", "attachment_query_result",
              "message_query_result", "execute_query", "statement_get", "statement_chunk",
@@ -1013,10 +1028,7 @@ class Emulator:
             self.asked.add(norm)
             cfg = dict(self.config)
         cap = cfg["row_cap"] or None
-        answer_seconds = cfg["answer_seconds"]
-        rng = PROFILES[self.profile]["answer_range"]
-        if rng:
-            answer_seconds = rng[0] + (rng[1] - rng[0]) * (int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 1000) / 999.0
+        answer_seconds = profile_answer_seconds(self.profile, content, cfg["answer_seconds"])
         if entry is None:
             # Genie asks back instead of answering: a text attachment whose purpose is a follow-up question
             return {"status": "COMPLETED", "texts": [(CLARIFY_TEXT, "FOLLOW_UP_QUESTION")],
@@ -1817,7 +1829,8 @@ def parse_args(argv=None):
     p.add_argument("--fixtures", default=DEFAULT_FIXTURES, help=argparse.SUPPRESS)
     p.add_argument("--profile", choices=sorted(PROFILES), default="fast",
                    help="latency profile: fast (tests; answer_seconds, even steps) or real "
-                        "(10-20 s per answer, statuses spread as real workspaces show)")
+                        "(10-20 s per answer, statuses spread as real workspaces show; a re-run "
+                        "through execute-query takes execute_seconds 1)")
     p.add_argument("--clock", choices=["real", "manual"], default="real",
                    help="manual: message time moves only through POST /__emulator/clock {\"advance\": s}")
     p.add_argument("--print-expected", metavar="QUESTION",
@@ -1827,6 +1840,7 @@ def parse_args(argv=None):
 
 def build_config(args):
     cfg = dict(DEFAULT_CONFIG)
+    cfg.update(PROFILES[args.profile]["config"])
     if args.config:
         with open(args.config, encoding="utf-8") as f:
             extra = json.load(f)

@@ -1281,6 +1281,27 @@ class TestRealProfile(EmulatorCase):
         self.assertTrue(all(10 <= d <= 20.25 for d in durations), durations)
         self.assertGreater(len(set(durations)), 1)
 
+    def test_real_rerun_takes_a_statement_time(self):
+        # a re-run is a statement on a running warehouse: 1 s, PENDING, then RUNNING, then SUCCEEDED
+        self.assertEqual(self.control("GET", "config")["execute_seconds"], 1.0)
+        r = self.start(Q1)
+        path = self.msg_path(r["conversation_id"], r["message_id"])
+        self.advance(20.25)
+        m = self.ok("GET", path)
+        self.assertEqual(m["status"], "COMPLETED")
+        att = self.queries(m)[-1]["attachment_id"]
+        sr = self.ok("POST", path + "/attachments/%s/execute-query" % att, raw=True, body=b"")
+        sid = sr["statement_response"]["statement_id"]
+        self.assertEqual(sr["statement_response"]["status"], {"state": "PENDING"})
+        self.advance(0.5)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + sid)["status"], {"state": "RUNNING"})
+        self.advance(0.5)
+        self.assertEqual(self.ok("GET", "/api/2.0/sql/statements/" + sid)["status"], {"state": "SUCCEEDED"})
+        # the profile's default is a default: config overrides it, and a reset brings it back
+        self.config(execute_seconds=0)
+        self.control("POST", "reset")
+        self.assertEqual(self.control("GET", "config")["execute_seconds"], 1.0)
+
 
 class TestStatsEmuctlTls(EmulatorCase):
     def emuctl(self, *args, url=None):

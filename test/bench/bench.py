@@ -6,7 +6,10 @@ Databricks' official JavaScript SDK (sdk_client.mjs) and raw curl, against the b
   1. answer latency: time to first row minus the emulator's answer time T, and polls;
   2. throughput: rows per second and peak RSS for large answers, against the curl + json-c floor;
   3. concurrency: 8 questions in one statement versus the same 8 asked one after another;
-  4. CPU per row: instructions per answer row under callgrind, split by stage.
+  4. CPU per row: instructions per answer row under callgrind, split by stage;
+  5. ask once, re-run fresh: the second asking of a question with refresh 'rerun' against asked
+     again, 1 and 10 sessions, not preloaded and preloaded, against a second emulator with the
+     realistic profile (--profile real); --only=rerun measures it alone into BENCHMARKS.md.
 Prints the tables and writes BENCHMARKS.md.  It reports figures; it does not fail on them.
 
 Environment (from run.sh): GENIE_EMULATOR_URL, GENIE_TMP, PG_BIN, GENIE_BENCH_MODULE, and PGHOST,
@@ -89,9 +92,9 @@ def must(p, what):
     return p
 
 
-def control(method, path, obj=None):
+def control(method, path, obj=None, url=None):
     data = json.dumps(obj).encode("utf-8") if obj is not None else None
-    req = urllib.request.Request(URL + "/__emulator/" + path, data=data, method=method,
+    req = urllib.request.Request((url or URL) + "/__emulator/" + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"} if data else {})
     with urllib.request.urlopen(req, timeout=60) as r:
         body = r.read()
@@ -675,6 +678,188 @@ def callgrind_table(cg):
 
 
 # --------------------------------------------------------------------------------------------
+# 5. Ask once, re-run fresh: the second asking of a question, re-run versus asked again
+# --------------------------------------------------------------------------------------------
+
+RERUN_QUESTION = "Which products generate the highest total sales value?"     # README's example
+RERUN_SESSIONS = [1, 10]
+RERUN_COLUMNS = '(question text, "ProductName" text, "TotalValue" numeric)'
+RERUN_TABLES = {"ask": "rr_ask", "rerun": "rr_rerun", "rerun_cached": "rr_rerun_ttl"}
+RERUN_TTL = 60                   # rr_rerun_ttl's cache_ttl (not a default: one supplementary run)
+
+
+def start_emulator(flags):
+    """Another benchmark emulator, for one section: (process, url, its log file)."""
+    out = os.path.join(TMP, "emulator-%d.out" % len(os.listdir(TMP)))
+    f = open(out, "w")
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "bench_emulator.py"), "--port", "0"] + flags,
+                         stdout=f, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        with open(out) as r:
+            m = re.search(r"listening on (https?://\S+)", r.read())
+        if m:
+            return p, m.group(1), f
+        if p.poll() is not None:
+            raise SystemExit("bench: the emulator did not start:\n" + open(out).read()[-2000:])
+        time.sleep(0.05)
+    p.kill()
+    raise SystemExit("bench: the emulator did not start within 10 s")
+
+
+def restart_cluster(settings):
+    """Restart the run's cluster (test/lib.sh's genie_start_cluster: $GENIE_TMP/data) with these
+    postgres settings, as genie_restart_cluster does."""
+    opts = "-p %s -k %s -c listen_addresses='' -c fsync=off" % (os.environ["PGPORT"], os.path.join(TMP, "sock"))
+    for s in settings:
+        opts += " -c " + s
+    must(run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", os.path.join(TMP, "data"),
+              "-l", os.path.join(TMP, "sock", "postgres.log"), "-o", opts, "-m", "fast", "-w", "restart"]),
+         "restarting the cluster")
+
+
+def emu_requests(url):
+    return control("GET", "stats", url=url)["requests"]
+
+
+def rerun_run(url, mode, n, config=None):
+    """n sessions each ask RERUN_QUESTION through mode's table, wait until all have their answer,
+    then ask it a second time at once (a barrier: files the sessions wait for).  The second
+    asking's figures, from the emulator's counters taken at the barrier and after.  config: the
+    emulator's config keys for this run.  With an answer cache (rerun_cached), the cached answers
+    are dropped at the barrier, as when cache_ttl has run out."""
+    table = RERUN_TABLES[mode]
+    psql("SELECT genie_fdw_forget();\n")          # nothing remembered from an earlier run
+    control("POST", "reset", {}, url=url)
+    if config:
+        control("POST", "config", config, url=url)
+    d = tempfile.mkdtemp(dir=TMP)
+    os.chmod(d, 0o777)
+    q = sql_str(RERUN_QUESTION)
+    procs = []
+    t0 = time.time()
+    for i in range(n):
+        script = os.path.join(d, "session%d.sql" % i)
+        with open(script, "w") as f:
+            f.write("SELECT 'first ' || count(*) FROM %s WHERE question = %s;\n"
+                    "SELECT 'first_end ' || extract(epoch from clock_timestamp());\n"
+                    "\\! touch %s/ready.%d; while [ ! -e %s/go ]; do sleep 0.005; done\n"
+                    "SELECT 'second_start ' || extract(epoch from clock_timestamp());\n"
+                    "\\timing on\n"
+                    "SELECT 'second ' || count(*) FROM %s WHERE question = %s;\n"
+                    "\\timing off\n"
+                    "SELECT 'second_end ' || extract(epoch from clock_timestamp());\n"
+                    % (table, q, d, i, d, table, q))
+        procs.append(subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                       "-f", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 300
+    while sum(os.path.exists(os.path.join(d, "ready.%d" % i)) for i in range(n)) < n:
+        dead = [p for p in procs if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+            err = dead[0].communicate()[1] if dead else "no answer within 300 s"
+            raise SystemExit("bench: re-run section, first asking (%s, %d sessions) failed: %s" % (mode, n, err))
+        time.sleep(0.01)
+    first_done = time.time()
+    if mode == "rerun_cached":
+        psql("SELECT genie_fdw_cache_clear();\n")
+    before = emu_requests(url)
+    go = time.time()
+    open(os.path.join(d, "go"), "w").close()
+    outs = [p.communicate() for p in procs]
+    after = emu_requests(url)
+    for p, (out, err) in zip(procs, outs):
+        if p.returncode != 0:
+            raise SystemExit("bench: re-run section, second asking (%s, %d sessions) failed: %s" % (mode, n, err))
+    firsts = [int(re.search(r"^first (\d+)", o, re.M).group(1)) for o, _ in outs]
+    seconds = [int(re.search(r"^second (\d+)", o, re.M).group(1)) for o, _ in outs]
+    if len(set(firsts + seconds)) != 1:
+        raise SystemExit("bench: re-run section: row counts differ: %s, %s" % (firsts, seconds))
+    ends = [float(re.search(r"^second_end ([\d.]+)", o, re.M).group(1)) for o, _ in outs]
+    starts = [float(re.search(r"^second_start ([\d.]+)", o, re.M).group(1)) for o, _ in outs]
+
+    def delta(k, a=after, b=before):
+        return a.get(k, 0) - b.get(k, 0)
+    shutil.rmtree(d, ignore_errors=True)
+    return {"mode": mode, "sessions": n, "rows": firsts[0],
+            "first_wall": first_done - t0,
+            "first_questions": before.get("start_conversation", 0) + before.get("create_message", 0),
+            "first_reruns": before.get("execute_query", 0),
+            "times": [psql_times(o)[0] for o, _ in outs],
+            "wall": max(ends) - go, "release": max(starts) - go,
+            "questions": delta("start_conversation") + delta("create_message"),
+            "reruns": delta("execute_query"),
+            "get_message": delta("get_message"), "statement_get": delta("statement_get")}
+
+
+def bench_rerun(quick=False):
+    """The second asking of a question with refresh 'rerun' against asked again (the default), in
+    1 and 10 sessions, with genie_fdw not preloaded and preloaded, against the emulator's real
+    profile (Genie takes 10-20 s per answer, a re-run a statement's time)."""
+    sys.path.insert(0, os.path.join(ROOT, "test"))
+    import genie_emulator as ge
+    t0 = time.monotonic()
+    proc, url, logf = start_emulator(["--profile", "real", "--questions-per-minute", "0"])
+    try:
+        cfg = control("GET", "config", url=url)
+        weights = ge.PROFILES["real"]["weights"]
+        answer = ge.profile_answer_seconds("real", RERUN_QUESTION, None)
+        res = {"question": RERUN_QUESTION, "answer_seconds": answer, "execute_seconds": cfg["execute_seconds"],
+               "emulator_qpm": cfg["questions_per_minute"],
+               "executing_share": weights[ge.IN_PROGRESS.index("EXECUTING_QUERY")] / sum(weights),
+               "runs": []}
+        setup = ["CREATE SERVER bench_real FOREIGN DATA WRAPPER genie_fdw OPTIONS (host %s, space_id %s);"
+                 % (sql_str(url), sql_str(SPACE)),
+                 "CREATE USER MAPPING FOR CURRENT_USER SERVER bench_real OPTIONS (token %s);" % sql_str(TOKEN),
+                 "CREATE FOREIGN TABLE rr_ask %s SERVER bench_real;" % RERUN_COLUMNS,
+                 "CREATE FOREIGN TABLE rr_rerun %s SERVER bench_real OPTIONS (refresh 'rerun');" % RERUN_COLUMNS,
+                 "CREATE FOREIGN TABLE rr_rerun_ttl %s SERVER bench_real OPTIONS (refresh 'rerun', cache_ttl '%d');"
+                 % (RERUN_COLUMNS, RERUN_TTL)]
+        psql("\n".join(setup) + "\n")
+        module = MODULE or "genie_fdw"
+        preloads = [True] if quick else [False, True]
+        for preload in preloads:
+            if preload:
+                # the limiter's default (5 questions a minute, the documented quota) would queue the
+                # sessions' questions; the emulator has no quota either (see the section's text)
+                restart_cluster(["shared_preload_libraries=%s" % module, "genie_fdw.questions_per_minute=0"])
+            for n in RERUN_SESSIONS:
+                for mode in ("ask", "rerun"):
+                    r = rerun_run(url, mode, n)
+                    r["preload"] = preload
+                    res["runs"].append(r)
+                    log("re-run: %s, %2d session(s), refresh %-5s: second asking %.2f s (per session median "
+                        "%.2f s), %d question(s), %d re-run(s); first asking %.1f s, %d question(s)"
+                        % ("preloaded" if preload else "not preloaded", n, mode, r["wall"], median(r["times"]),
+                           r["questions"], r["reruns"], r["first_wall"], r["first_questions"]))
+            if preload:
+                # the same re-run, with the statement as slow as this answer's EXECUTING_QUERY step
+                slow = round(answer * res["executing_share"], 2)
+                r = rerun_run(url, "rerun", 1, {"execute_seconds": slow})
+                r["preload"], r["execute_seconds"] = True, slow
+                res["slow"] = r
+                log("re-run: preloaded, 1 session, a %.2f s statement: second asking %.2f s, %d question(s), "
+                    "%d re-run(s)" % (slow, r["wall"], r["questions"], r["reruns"]))
+                # not a default: with an answer cache, do sessions asking at once share one re-run?
+                n = max(RERUN_SESSIONS)
+                r = rerun_run(url, "rerun_cached", n)
+                r["preload"] = True
+                res["cached"] = r
+                log("re-run: preloaded, %d sessions, cache_ttl %d: second asking %.2f s, %d question(s), "
+                    "%d re-run(s)" % (n, RERUN_TTL, r["wall"], r["questions"], r["reruns"]))
+        if preloads[-1]:
+            restart_cluster([])                  # as the rest of the benchmark runs
+        psql("DROP SERVER bench_real CASCADE;\n")
+    finally:
+        proc.terminate()
+        proc.wait()
+        logf.close()
+    res["elapsed"] = time.monotonic() - t0
+    return res
+
+
+# --------------------------------------------------------------------------------------------
 # Machine, versions
 # --------------------------------------------------------------------------------------------
 
@@ -779,6 +964,10 @@ def fmt_instr(x):
     return "n/a" if x is None else "{:,.0f}".format(0 if abs(x) < 0.5 else x)
 
 
+def preload_name(preload):
+    return "preloaded" if preload else "not preloaded"
+
+
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -787,9 +976,10 @@ def table(header, rows):
 
 class Report:
     def __init__(self, args, info, lat, fixed, tput, conc, cg, started, elapsed, facts=None, sched=None,
-                 full=None, dlat=None):
+                 full=None, dlat=None, rerun=None):
         self.args, self.info, self.lat, self.tput, self.conc, self.cg = args, info, lat, tput, conc, cg
         self.full, self.dlat = full or {}, dlat or {}
+        self.rerun = rerun
         self.full_sizes = sorted({n for (n, _) in self.full})
         self.tds = sorted({t for (t, _) in self.dlat})
         self.fixed = fixed
@@ -1000,7 +1190,165 @@ class Report:
         self.verdict("the JS SDK behind genie_fdw on every figure", "behind on %d of %d%s" % (
             len(behind) - len(ahead), len(behind), "" if not ahead else " (not: %s)" % "; ".join(ahead)),
             not ahead)
+        self.rerun_targets()
         return table(["target", "measured", "verdict"], self.verdicts)
+
+    # 5. re-runs --------------------------------------------------------------------------------
+    def rerun_pairs(self):
+        """(preload, sessions, asked again's run, re-run's run), in the order measured."""
+        runs = self.rerun["runs"]
+        out = []
+        for r in runs:
+            if r["mode"] == "ask":
+                rr = [x for x in runs if x["mode"] == "rerun" and x["preload"] == r["preload"]
+                      and x["sessions"] == r["sessions"]]
+                out.append((r["preload"], r["sessions"], r, rr[0]))
+        return out
+
+    def rerun_targets(self):
+        if not self.rerun:
+            return
+        stmt = self.rerun["execute_seconds"]
+        limit = max(0.15, 0.1 * stmt)
+        pairs = self.rerun_pairs()
+        for pre, n, _, rr in pairs:
+            t = max(rr["times"])
+            self.verdict("second asking with `refresh 'rerun'`, %d session%s, %s: its time − the statement's "
+                         "(%g s) ≤ max(0.15 s, 10 %% of it) = %.2f s" % (
+                             n, "" if n == 1 else "s at once (the slowest session's time)", preload_name(pre), stmt,
+                             limit),
+                         "%.3f s − %g s = %.3f s" % (t, stmt, t - stmt), t - stmt <= limit)
+        self.verdict("second asking with `refresh 'rerun'`: no Genie question",
+                     ", ".join("%d" % rr["questions"] for _, _, _, rr in pairs) + " (runs as in the table)",
+                     all(rr["questions"] == 0 for _, _, _, rr in pairs))
+        self.verdict("second asking: the re-run's wall time ≤ ⅕ of asking again's",
+                     ", ".join("%.1f×" % (a["wall"] / rr["wall"]) for _, _, a, rr in pairs) + " faster",
+                     all(rr["wall"] <= 0.2 * a["wall"] for _, _, a, rr in pairs))
+
+    def rerun_section(self, targets=False):
+        """Section 5's markdown; targets: with its own targets table and reading (when it is
+        measured apart from the rest: --only=rerun)."""
+        rr = self.rerun
+        stmt = rr["execute_seconds"]
+        pairs = self.rerun_pairs()
+        rows = []
+        for pre, n, a, r in pairs:
+            rows.append((preload_name(pre), n, fmt_s(a["wall"]), a["questions"], fmt_s(r["wall"]), r["questions"],
+                         r["reruns"], "%.1f×" % (a["wall"] / r["wall"])))
+        main = table(["genie_fdw", "sessions", "asked again (`refresh 'ask'`, the default): wall time",
+                      "Genie questions", "re-run (`refresh 'rerun'`): wall time", "Genie questions",
+                      "re-runs (execute-query)", "asked again ÷ re-run"], rows)
+        rows = []
+        for pre, n, a, r in pairs:
+            for x in (a, r):
+                ts = x["times"]
+                rows.append((preload_name(pre), n, "`%s`" % x["mode"],
+                             "%.3f s (%.3f – %.3f)" % (median(ts), min(ts), max(ts)) if n > 1 else "%.3f s" % ts[0],
+                             x["get_message"], x["statement_get"],
+                             "%s, %d question%s" % (fmt_s(x["first_wall"], 1), x["first_questions"],
+                                                   "" if x["first_questions"] == 1 else "s")))
+        detail = table(["genie_fdw", "sessions", "refresh", "second asking, each session's time (psql `\\timing`): "
+                        "median (min – max)", "polls of the message (get_message)",
+                        "polls of the statement (GET statements/{id})", "first asking: wall time, Genie questions"],
+                       rows)
+        lines = [
+            "## 5. Ask once, re-run fresh (`refresh 'rerun'`)",
+            "",
+            "The second asking of a question: its SQL re-run (`refresh 'rerun'`) against Genie asked again "
+            "(`refresh 'ask'`, the default), side by side, against the emulator's realistic profile "
+            "(`--profile real`, a second emulator): Genie takes a fixed 10–20 s per question, this one "
+            "(`%s`, the README's example) %.1f s, %d %% of it in EXECUTING_QUERY; a re-run (execute-query) is "
+            "a statement, PENDING, then RUNNING, done after `execute_seconds` = %g s (the profile's default: "
+            "a small query on a running warehouse). **No question quota**: the emulator's "
+            "`questions_per_minute` is %d (unlimited) and, when preloaded, `genie_fdw.questions_per_minute` "
+            "= 0 (its default, 5 a minute, the documented quota, would queue the questions of ten "
+            "sessions for minutes; a quota only makes asking again slower). Default options otherwise: "
+            "server `bench_real` with host and space_id (no `cache_ttl`: no answer is cached, so each "
+            "second asking is a question or a re-run), table `rr_ask` with none, `rr_rerun` with "
+            "`OPTIONS (refresh 'rerun')`. Each of N sessions (psql) runs `SELECT count(*) ... WHERE "
+            "question = ...`, waits until every session has its answer, then all ask again at once. "
+            "*Wall time*: from that moment to the last session's answer (with 10 sessions it includes "
+            "releasing them: the last one sent its query %s after the release; each session's own time, from "
+            "sending its query, is in the second table). *Genie questions*: "
+            "start-conversation and create-message requests; *re-runs*: execute-query requests (the "
+            "emulator's counters). One run each; the cluster restarted with "
+            "`shared_preload_libraries` for the preloaded rows."
+            % (rr["question"], rr["answer_seconds"], round(100 * rr["executing_share"]), stmt,
+               rr["emulator_qpm"], "up to %s" % fmt_s(max(x["release"] for x in rr["runs"] if x["sessions"] > 1), 3)),
+            "",
+            main,
+            "",
+            detail,
+            "",
+        ]
+        if rr.get("slow"):
+            s = rr["slow"]
+            lines += ["The same re-run with the statement as slow as this answer's EXECUTING_QUERY step "
+                      "(`execute_seconds` %g; preloaded, 1 session): %s, %d Genie question%s, %d re-run%s."
+                      % (s["execute_seconds"], fmt_s(s["wall"], 3), s["questions"], "" if s["questions"] == 1 else "s",
+                         s["reruns"], "" if s["reruns"] == 1 else "s"), ""]
+        if rr.get("cached"):
+            c = rr["cached"]
+            lines += ["Not a default, for the sharing of re-runs: the table `rr_rerun_ttl`, `OPTIONS (refresh "
+                      "'rerun', cache_ttl '%d')`, preloaded, %d sessions, the cached answers dropped before the "
+                      "second asking (`genie_fdw_cache_clear()`, as when `cache_ttl` has run out): %s wall time, "
+                      "each session %.3f s (%.3f – %.3f), %d Genie question%s, %d re-run%s (first asking: %d "
+                      "question%s)."
+                      % (RERUN_TTL, c["sessions"], fmt_s(c["wall"], 3), median(c["times"]), min(c["times"]),
+                         max(c["times"]), c["questions"], "" if c["questions"] == 1 else "s", c["reruns"],
+                         "" if c["reruns"] == 1 else "s", c["first_questions"],
+                         "" if c["first_questions"] == 1 else "s"), ""]
+        if targets:
+            self.verdicts = []
+            self.rerun_targets()
+            held = [v for v in self.verdicts if v[2] == "holds"]
+            lines += ["Targets of this section (%d of %d hold):" % (len(held), len(self.verdicts)), "",
+                      table(["target", "measured", "verdict"], self.verdicts), "", self.rerun_reading(), ""]
+        return "\n".join(lines)
+
+    def rerun_reading(self):
+        rr = self.rerun
+        stmt = rr["execute_seconds"]
+        parts = []
+        for pre, n, a, r in self.rerun_pairs():
+            parts.append("%s, %d session%s: %.2f s against %.2f s (%.1f× faster), %d Genie question%s against %d"
+                         % (preload_name(pre), n, "" if n == 1 else "s", r["wall"], a["wall"], a["wall"] / r["wall"],
+                            r["questions"], "" if r["questions"] == 1 else "s", a["questions"]))
+        s = ("**Re-runs.** The second asking with `refresh 'rerun'` against asking again: " + "; ".join(parts) +
+             ". A re-run takes about the statement's %g s plus genie_fdw's wait for it (polled after "
+             "max(0.15 s, 10 %% of the wait)), not Genie's %.1f s: the ratio is about Genie's answer time over "
+             "the statement's, here at the low end of the profile's 10–20 s." % (stmt, rr["answer_seconds"]))
+        ten = [(pre, r) for pre, n, _, r in self.rerun_pairs() if n > 1]
+        for pre, r in ten:
+            n = r["sessions"]
+            if pre:
+                if r["reruns"] >= n:
+                    s += (" Preloaded, the %d sessions share the remembered question (none asked Genie) but each "
+                          "runs its own statement: %d re-runs; with no `cache_ttl` there is no answer for them "
+                          "to share." % (n, r["reruns"]))
+                    c = rr.get("cached")
+                    if c:
+                        s += (" With a `cache_ttl` (not a default), sessions asking at once wait for one "
+                              "session's answer: %d sessions took %d re-run%s and %d question%s, in %.2f s."
+                              % (c["sessions"], c["reruns"], "" if c["reruns"] == 1 else "s", c["questions"],
+                                 "" if c["questions"] == 1 else "s", c["wall"]))
+                else:
+                    s += (" Preloaded, the %d sessions shared %d re-run%s." % (n, r["reruns"],
+                                                                              "" if r["reruns"] == 1 else "s"))
+            else:
+                s += (" Not preloaded, each session remembers only what it asked itself: each of the %d "
+                      "re-ran its own first answer (%d re-runs); a session that had not asked the question "
+                      "(a new connection) would ask Genie." % (n, r["reruns"]))
+        firsts = [x["first_questions"] for x in rr["runs"] if x["sessions"] > 1 and x["preload"]]
+        if firsts and max(firsts) > 1:
+            s += (" The first askings of the %d sessions took %d questions also when preloaded: without a "
+                  "`cache_ttl`, sessions asking the same question at once do not wait for one another's "
+                  "answer." % (max(x["sessions"] for x in rr["runs"]), max(firsts)))
+        if rr.get("slow"):
+            sl = rr["slow"]
+            s += (" With the statement as slow as this answer's EXECUTING_QUERY step (%g s), the re-run took "
+                  "%.2f s." % (sl["execute_seconds"], sl["wall"]))
+        return s
 
     # the document ----------------------------------------------------------------------------
     def markdown(self, reading):
@@ -1093,6 +1441,7 @@ class Report:
             "",
             self.cpu_table(),
             "",
+        ] + ([] if not self.rerun else [self.rerun_section(), ""]) + [
             "## Targets",
             "",
             self.targets(),
@@ -1151,7 +1500,10 @@ METHOD = """\
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="no T = 20 s runs; 200,000 rows at most")
-    ap.add_argument("--skip", default="", help=argparse.SUPPRESS)     # development: e.g. "latency,concurrency"
+    ap.add_argument("--skip", default="", help=argparse.SUPPRESS)     # development: e.g. "latency,concurrency,rerun"
+    ap.add_argument("--only", default="", choices=["", "rerun"],
+                    help="rerun: only section 5 (re-runs), its figures spliced into --out in place of that "
+                         "section, the rest of the file left as it is")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--reps", type=int, default=None, help="latency runs per T (default 3; 2 at T = 20)")
     ap.add_argument("--save-raw", help=argparse.SUPPRESS)     # development: keep the figures
@@ -1187,6 +1539,9 @@ def main():
     log("setting up the foreign tables")
     for script in setup_sql():
         psql("\n".join(script) + "\n")
+    if args.only:
+        only_rerun(args, started, t0)
+        return
     if args.cpu_only:
         cg = bench_callgrind()
         for label, v, share, _ in callgrind_table(cg):
@@ -1210,8 +1565,10 @@ def main():
     conc = bench_concurrency() if "concurrency" not in skip else None
     log("4. CPU per row under callgrind")
     cg = bench_callgrind()
+    log("5. ask once, re-run fresh: the second asking, re-run against asked again")
+    rerun = bench_rerun(args.quick) if "rerun" not in skip else None
     figures = {"info": info, "lat": lat, "fixed": fixed, "tput": tput, "full": full, "dlat": dlat,
-               "conc": conc, "cg": cg,
+               "conc": conc, "cg": cg, "rerun": rerun,
                "started": started, "elapsed": time.monotonic() - t0, "facts": facts, "sched": sched}
     if args.save_raw:
         with open(args.save_raw, "wb") as f:
@@ -1223,6 +1580,41 @@ def main():
         f.write(doc)
     print(doc)
     log("wrote %s" % args.out)
+
+
+def only_rerun(args, started, t0):
+    """--only=rerun: measure section 5 alone and put it into args.out in place of the section 5
+    there (or before its targets), saying it was measured apart; the rest of the file stays."""
+    info = machine_info()
+    log("5. ask once, re-run fresh: the second asking, re-run against asked again")
+    rr = bench_rerun(args.quick)
+    if args.save_raw:
+        with open(args.save_raw, "wb") as f:
+            pickle.dump(rr, f)
+    rep = Report(args, info, {}, {}, {}, None, None, started, time.monotonic() - t0, rerun=rr)
+    commit = dict(info)["genie_fdw"]
+    section = rep.rerun_section(targets=True).split("\n")
+    section[1:1] = ["", "*Measured apart from the other sections: `bash test/bench/run.sh --only=rerun%s` on %s "
+                    "(genie_fdw %s, %.0f minutes of measuring); the machine and versions are as above. The "
+                    "targets and reading of this section are its own; the summary below does not count them.*"
+                    % (" --quick" if args.quick else "", started, commit, rr["elapsed"] / 60)]
+    section = "\n".join(section).rstrip("\n") + "\n\n"
+    try:
+        doc = open(args.out).read()
+    except FileNotFoundError:
+        doc = ""
+    m = re.search(r"^## 5\. .*?(?=^## )", doc, re.M | re.S)
+    if m:
+        doc = doc[:m.start()] + section + doc[m.end():]
+    elif "\n## Targets" in doc:
+        i = doc.index("\n## Targets") + 1
+        doc = doc[:i] + section + doc[i:]
+    else:
+        doc = doc + ("\n" if doc else "") + section
+    with open(args.out, "w") as f:
+        f.write(doc)
+    print(section)
+    log("wrote section 5 into %s" % args.out)
 
 
 def sdk_poll_times(jitter):
@@ -1374,6 +1766,9 @@ def build_reading(rep):
                   "are reads of the download's state; a 429 on them takes the retry policy's backoff, and a "
                   "question is not asked again.")
         out.append(s)
+        out.append("")
+    if r.rerun:
+        out.append(r.rerun_reading())
         out.append("")
     return "\n".join(out) + "\n"
 

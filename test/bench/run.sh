@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # test/bench/run.sh -- genie_fdw side by side with the clients a user would otherwise pick.
 #
-#   bash test/bench/run.sh            full run (about 8 minutes on 2 cores)
-#   bash test/bench/run.sh --quick    no T = 20 s latency runs, 200,000 rows instead of 1,000,000
+#   bash test/bench/run.sh            full run (about 15 minutes on 2 cores)
+#   bash test/bench/run.sh --quick    no T = 20 s latency runs, 200,000 rows instead of 1,000,000,
+#                                     section 5 preloaded only
+#   bash test/bench/run.sh --only=rerun   only section 5 (about 3 minutes), put into BENCHMARKS.md
+#                                         in place of that section; the rest of the file stays
 #
 # Installs what it needs (Debian packages through test/lib.sh, the JS SDK with npm into
 # test/bench/node_modules), builds and installs genie_fdw from this tree, starts the benchmark's
@@ -16,9 +19,9 @@ BENCH_DIR=$GENIE_ROOT/test/bench
 args=("$@")
 for a in "${args[@]}"; do
 	case $a in
-	--quick | --cpu-only | --out=* | --reps=* | --save-raw=* | --skip=*) ;;
+	--quick | --cpu-only | --out=* | --reps=* | --save-raw=* | --skip=* | --only=*) ;;
 	-h | --help)
-		sed -n '2,12p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0
 		;;
 	*)
