@@ -55,6 +55,18 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (token 'x');
 SELECT * FROM nospace WHERE question = 'q';
 DROP SERVER ok1, ok2 CASCADE;
 
+-- questions_per_minute: 0 (no limit), or up to 1000; the same rule as the
+-- setting genie_fdw.questions_per_minute
+CREATE SERVER ok4 FOREIGN DATA WRAPPER genie_fdw OPTIONS (host 'https://x.cloud.databricks.com', questions_per_minute '0');
+ALTER SERVER ok4 OPTIONS (SET questions_per_minute '0.5');
+ALTER SERVER ok4 OPTIONS (SET questions_per_minute '1000');
+ALTER SERVER ok4 OPTIONS (SET questions_per_minute '1001');
+ALTER SERVER ok4 OPTIONS (SET questions_per_minute '0.001');
+ALTER SERVER ok4 OPTIONS (SET questions_per_minute 'NaN');
+ALTER SYSTEM SET genie_fdw.questions_per_minute = 1001;
+ALTER SYSTEM SET genie_fdw.questions_per_minute = 0.001;
+DROP SERVER ok4;
+
 -- a user with USAGE on the wrapper cannot point a server at plain http either
 CREATE ROLE genie_user;
 GRANT USAGE ON FOREIGN DATA WRAPPER genie_fdw TO genie_user;

@@ -81,7 +81,8 @@ typedef struct GenieOptions
 	double		connect_timeout;
 	double		request_timeout;
 	int64		max_response_size;	/* bytes */
-	double		questions_per_minute;	/* 0: the GUC's value */
+	double		questions_per_minute;	/* -1: the GUC's value; 0: no
+										 * limit */
 	int			max_concurrent; /* questions in flight at once */
 	double		cache_ttl;		/* seconds answers are cached; 0: off */
 	bool		full_results;	/* use the full-result download */

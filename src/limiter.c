@@ -81,8 +81,8 @@
 #define OVERFLOW_BUCKET LIMITER_BUCKETS
 /* Host names are compared on this many bytes plus a hash of the whole. */
 #define LIMITER_HOST_LEN 256
-/* Most admissions remembered per bucket: larger limits are cut to this. */
-#define LIMITER_MAX_PER_WINDOW 1000
+/* Most admissions remembered per bucket: the largest limit allowed. */
+#define LIMITER_MAX_PER_WINDOW GENIE_QPM_MAX
 /* Servers whose counters are kept in shared memory (all databases). */
 #define LIMITER_STAT_ENTRIES 512
 /* Longest latch sleep before a waiter looks at the queue again. */
@@ -200,12 +200,35 @@ wake_procno(int procno)
 }
 
 /*
+ * genie_questions_per_minute_valid
+ *		The one rule for a question quota, the GUC's and the server
+ *		option's alike: 0 (no limit), or a number of questions per window
+ *		between GENIE_QPM_MIN and GENIE_QPM_MAX (see limiter_params for
+ *		what a fraction means).
+ */
+bool
+genie_questions_per_minute_valid(double v)
+{
+	return v == 0 || (v >= GENIE_QPM_MIN && v <= GENIE_QPM_MAX);
+}
+
+/* GUC check hook of genie_fdw.questions_per_minute. */
+static bool
+check_questions_per_minute(double *newval, void **extra, GucSource source)
+{
+	if (genie_questions_per_minute_valid(*newval))
+		return true;
+	GUC_check_errdetail("Valid values are %s.", GENIE_QPM_RULE);
+	return false;
+}
+
+/*
  * limiter_params
  *		Questions allowed per window (0: no limit) and the window in µs for
- *		one server.  A limit below one question per window becomes one
- *		question per proportionally longer window; a fractional limit above
- *		one is rounded down, so that no window ever holds more than the
- *		limit.
+ *		one server: its questions_per_minute option when set, else the GUC.
+ *		A limit below one question per window becomes one question per
+ *		proportionally longer window; a fractional limit above one is
+ *		rounded down, so that no window ever holds more than the limit.
  */
 static int
 limiter_params(const GenieOptions *opts, int64 *window_us)
@@ -213,7 +236,7 @@ limiter_params(const GenieOptions *opts, int64 *window_us)
 	double		qpm = genie_questions_per_minute;
 	double		w = (double) genie_rate_window * 1000000.0;
 
-	if (opts && opts->questions_per_minute > 0)
+	if (opts && opts->questions_per_minute >= 0)
 		qpm = opts->questions_per_minute;
 	if (qpm <= 0)
 	{
@@ -613,10 +636,10 @@ genie_limiter_init(void)
 							 "Applies when genie_fdw is in shared_preload_libraries; a server's "
 							 "questions_per_minute option overrides it.  0 means no limit.",
 							 &genie_questions_per_minute,
-							 5.0, 0.0, 100000.0,
+							 5.0, 0.0, GENIE_QPM_MAX,
 							 PGC_SIGHUP,
 							 0,
-							 NULL, NULL, NULL);
+							 check_questions_per_minute, NULL, NULL);
 	DefineCustomIntVariable("genie_fdw.rate_window",
 							"Length of the window over which questions_per_minute applies.",
 							"Genie's own window is one minute.",

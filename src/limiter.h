@@ -38,6 +38,16 @@ typedef enum GenieStat
 	GSTAT__COUNT
 } GenieStat;
 
+/*
+ * A question quota (genie_fdw.questions_per_minute and the server option
+ * questions_per_minute alike) is 0 for no limit, or a number of questions
+ * per window in [GENIE_QPM_MIN, GENIE_QPM_MAX]; larger values are refused.
+ */
+#define GENIE_QPM_MIN	0.01
+#define GENIE_QPM_MAX	1000
+#define GENIE_QPM_RULE	"0 (no limit) and numbers between 0.01 and 1000"
+extern bool genie_questions_per_minute_valid(double v);
+
 /* called from _PG_init: GUCs, and shared memory when preloaded */
 extern void genie_limiter_init(void);
 

@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 
 #include "genie_fdw.h"
+#include "limiter.h"
 
 /* Kind of value an option takes, for checking and for the hint. */
 typedef enum OptKind
@@ -47,7 +48,8 @@ typedef enum OptKind
 	OPT_SIZE,					/* bytes, integer in [min, max] */
 	OPT_GENIE_KIND,
 	OPT_BOOL,
-	OPT_WITHOUT_QUESTION		/* 'error' or 'empty' */
+	OPT_WITHOUT_QUESTION,		/* 'error' or 'empty' */
+	OPT_QUOTA					/* questions per window: limiter.h's rule */
 } OptKind;
 
 typedef struct GenieOpt
@@ -73,7 +75,7 @@ static const GenieOpt genie_opts[] = {
 	{"connect_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 3600},
 	{"request_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
 	{"max_response_size", ForeignServerRelationId, OPT_SIZE, 1024, 1073741823},
-	{"questions_per_minute", ForeignServerRelationId, OPT_FACTOR, 0.1, 100000},
+	{"questions_per_minute", ForeignServerRelationId, OPT_QUOTA, GENIE_QPM_MIN, GENIE_QPM_MAX},
 	{"max_concurrent", ForeignServerRelationId, OPT_INT, 1, 64},
 	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignServerRelationId, OPT_BOOL, 0, 0},
@@ -355,6 +357,21 @@ option_int(DefElem *def, const GenieOpt *o)
 	return (int64) v;
 }
 
+/* questions_per_minute: the same rule as the GUC's (limiter.c) */
+static double
+option_quota(DefElem *def)
+{
+	char	   *value = defGetString(def);
+	double		d;
+
+	if (!parse_real(value, &d, 0, NULL) || !genie_questions_per_minute_valid(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+				 errhint("Valid values are %s, as for genie_fdw.questions_per_minute.", GENIE_QPM_RULE)));
+	return d;
+}
+
 static GenieColumnKind
 option_genie_kind(const char *value)
 {
@@ -414,6 +431,9 @@ check_option_value(DefElem *def, const GenieOpt *o)
 			break;
 		case OPT_WITHOUT_QUESTION:
 			(void) option_without_question(def);
+			break;
+		case OPT_QUOTA:
+			(void) option_quota(def);
 			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
@@ -575,7 +595,7 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 	else if (strcmp(n, "request_timeout") == 0)
 		opts->request_timeout = option_real(def, o);
 	else if (strcmp(n, "questions_per_minute") == 0)
-		opts->questions_per_minute = option_real(def, o);
+		opts->questions_per_minute = option_quota(def);
 }
 
 static void
@@ -611,6 +631,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	opts->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
 	opts->request_timeout = DEFAULT_REQUEST_TIMEOUT;
 	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+	opts->questions_per_minute = -1;	/* the GUC's */
 
 	apply_options(opts, server->options, ForeignServerRelationId);
 
