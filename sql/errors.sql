@@ -72,5 +72,7 @@ SELECT 'still working' AS session;
 
 -- a Genie that never answers: answer_timeout
 ALTER SERVER genie OPTIONS (ADD answer_timeout '0.5');
+-- answer_timeout running out is a timeout (57014), as statement_timeout is
 SELECT * FROM q WHERE question = 'Take your time';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER SERVER genie OPTIONS (DROP answer_timeout);

@@ -311,7 +311,7 @@ ask_time_left(const GenieAsk *ask)
 	return ask->set->opts->answer_timeout - (genie_now() - ask->started);
 }
 
-/* Error when answer_timeout has run out for this ask. */
+/* Error when answer_timeout has run out for this ask: a timeout (57014). */
 static void
 ask_check_timeout(GenieAsk *ask)
 {
@@ -319,7 +319,7 @@ ask_check_timeout(GenieAsk *ask)
 
 	if (genie_now() - ask->started > opts->answer_timeout)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 				 errdetail("The last status was %s.",
 						   ask->answer->message.status ? ask->answer->message.status : "(none)"),
@@ -761,7 +761,7 @@ ask_check_flight_timeout(GenieAsk *ask)
 
 	if (ask_time_left(ask) < 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 				 errdetail("Another session was asking the same question."),
 				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",

@@ -419,9 +419,11 @@ genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *wh
 	}
 	else
 		*wait = genie_backoff(opts, retries);
+	/* a timeout (57014), unless the quota is what makes the wait too long */
 	if (time_left >= 0 && *wait > time_left)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(resp->outcome == HTTP_DONE && resp->status == 429
+						 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 				 errdetail("The request for %s must wait %.1f s before it is retried (HTTP status %ld), but only %.1f s are left.",
 						   what, *wait, resp->status, Max(time_left, 0.0)),
