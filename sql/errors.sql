@@ -75,6 +75,22 @@ SELECT * FROM q_forbidden WHERE question = 'Which products generate the highest 
 CREATE FOREIGN TABLE q_unknown (question text) SERVER genie OPTIONS (space_id '01f00000000000000000000000000fff');
 SELECT * FROM q_unknown WHERE question = 'Which products generate the highest total sales value?';
 
+-- a host that has never answered in this session: a name that does not
+-- resolve, or nothing listening, is a wrong option host and fails at once
+-- (without the retries a passing failure gets), with a hint naming it
+CREATE SERVER genie_nohost FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host 'http://127.0.0.1:9', space_id '01f0000000000000000000000000000a');
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie_nohost OPTIONS (token 'dapi-not-sent');
+CREATE FOREIGN TABLE q_nohost (question text) SERVER genie_nohost;
+SELECT * FROM q_nohost WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ALTER SERVER genie_nohost OPTIONS (SET host 'https://genie.invalid');
+SELECT * FROM q_nohost WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM genie_spaces('genie_nohost');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP SERVER genie_nohost CASCADE;
+
 -- hostile responses: each is a clear error and the session goes on
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "malformed"}'
 SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';

@@ -158,6 +158,16 @@ typedef struct HttpResponse
 	double		retry_after;	/* seconds, < 0 when absent */
 	char		error[256];		/* transport error text (no secrets) */
 	bool		tls_error;
+
+	/*
+	 * HTTP_NOT_CONNECTED because the host name did not resolve or nothing
+	 * accepted the connection, and the request's origin (scheme, host and
+	 * port) has not answered any request of this backend: most likely a
+	 * wrong host, not a passing network failure.
+	 */
+	bool		first_contact;
+	bool		no_such_host;	/* with first_contact: the name did not
+								 * resolve (else: no connection) */
 } HttpResponse;
 
 typedef struct HttpCall HttpCall;

@@ -422,6 +422,24 @@ genie_report_transport_error(const GenieOptions *opts, const HttpResponse *resp,
 				 errmsg("response to the Genie request for %s is larger than max_response_size (%lld bytes)",
 						what, (long long) opts->max_response_size),
 				 errhint("Raise option max_response_size of server \"%s\".", opts->server_name)));
+	if (resp->outcome == HTTP_NOT_CONNECTED && resp->first_contact)
+	{
+		/* a host that never answered: most likely option host is wrong */
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 resp->no_such_host
+				 ? errmsg("could not resolve the host name of server \"%s\"", opts->server_name)
+				 : errmsg("could not connect to the host of server \"%s\"", opts->server_name),
+				 retries > 0
+				 ? errdetail_internal("%s: %s (after %d %s)", opts->host, resp->error,
+									  retries, retries == 1 ? "retry" : "retries")
+				 : errdetail_internal("%s: %s", opts->host, resp->error),
+				 resp->no_such_host
+				 ? errhint("Check option \"host\" of server \"%s\" (%s): no such host is known. It must be the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net: ALTER SERVER %s OPTIONS (SET host '...').",
+						   opts->server_name, opts->host, quote_identifier(opts->server_name))
+				 : errhint("Check option \"host\" of server \"%s\" (%s): nothing accepts connections there. It must be the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net: ALTER SERVER %s OPTIONS (SET host '...').",
+						   opts->server_name, opts->host, quote_identifier(opts->server_name))));
+	}
 	if (resp->tls_error)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
@@ -469,8 +487,12 @@ genie_backoff(const GenieOptions *opts, int attempt)
  *		retried on 500, 502, 504, timeouts and dropped connections.  A
  *		question (POST) is retried only when it provably did not reach
  *		Genie: connection refused or 429, so a question is never asked twice.
- *		With OAuth, refused credentials (a 401, or a 403 that says the
- *		token is invalid) fetch a new token once.
+ *		Not retried: a first attempt that could not resolve the host name or
+ *		connect to a host that has never answered in this backend (a wrong
+ *		host option fails at once, with a hint naming it; the same failure
+ *		at a host that answered before, a restart say, is retried).  With
+ *		OAuth, refused credentials (a 401, or a 403 that says the token is
+ *		invalid) fetch a new token once.
  *
  *		A wait never exceeds max_backoff nor time_left (the answer_timeout
  *		left, or GENIE_NO_DEADLINE): when the service asks for a longer
@@ -510,7 +532,7 @@ genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *wh
 	switch (resp->outcome)
 	{
 		case HTTP_NOT_CONNECTED:
-			retry = true;
+			retry = !(resp->first_contact && retries == 0);
 			break;
 		case HTTP_TIMEOUT:
 		case HTTP_FAILED:
