@@ -106,6 +106,8 @@ typedef struct GenieAsk
 	double		started;		/* genie_now() at the start */
 	double		asked;			/* genie_now() when Genie took the question */
 	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
+	double		slot_noticed;	/* genie_now() of the last progress NOTICE
+								 * about this wait for a slot; 0: none */
 	char	   *last_status;
 	GdDownload	download;		/* full_results: the download's ids */
 	GenieCachedAnswer raw;		/* the bodies the answer came from, for
@@ -617,6 +619,15 @@ ask_advance(GenieAsk *ask, double now)
 			if (!genie_limiter_try_acquire(opts, &wait_ms))
 			{
 				ask->wake = now + Max(wait_ms, 1) / 1000.0;
+				if (genie_progress &&
+					(ask->slot_noticed <= 0 || now - ask->slot_noticed >= GENIE_SLOT_NOTICE_INTERVAL))
+				{
+					char	   *why = genie_limiter_wait_reason(opts);
+
+					ask->slot_noticed = now;
+					if (why)
+						ask_progress(ask, why);
+				}
 				if (ask->wake - ask->started > opts->answer_timeout)
 				{
 					genie_limiter_cancel_wait(opts);
@@ -630,6 +641,7 @@ ask_advance(GenieAsk *ask, double now)
 				}
 				break;
 			}
+			ask->slot_noticed = 0;
 			ask->phase = PH_SEND;
 		}
 		if (ask->phase == PH_SEND)

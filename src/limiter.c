@@ -841,10 +841,76 @@ genie_limiter_cancel_wait(const GenieOptions *opts)
 }
 
 /*
+ * turn_at
+ *		When (µs) a backend with `ahead` others queued before it would be
+ *		admitted if everyone took a slot as soon as one frees: every k
+ *		admissions ahead push the turn one window (and margin) later.  An
+ *		estimate for messages, not a promise: the limit may change, or
+ *		others leave the queue.
+ */
+static int64
+turn_at(const LimiterBucket *b, int k, int64 window_us, int ahead, int64 now)
+{
+	int64		at = slot_free_at(b, k, window_us, ahead % k);
+
+	return Max(at, now) + (int64) (ahead / k) * (window_us + margin_us(window_us));
+}
+
+/*
+ * genie_limiter_wait_reason
+ *		Why this backend waits for a question slot to opts->host, and for
+ *		about how long, in words for genie_fdw.progress; NULL when a
+ *		question would be admitted now.  Call it after
+ *		genie_limiter_try_acquire said to wait.
+ */
+char *
+genie_limiter_wait_reason(const GenieOptions *opts)
+{
+	int64		window_us;
+	int			k = limiter_params(opts, &window_us);
+	int64		now;
+	int			bidx;
+	int			ahead = 0;
+	int64		at;
+	int64		blocked_until;
+	double		in_s;
+
+	if (limiter == NULL || k == 0 || opts == NULL || opts->host == NULL)
+		return NULL;
+	now = now_us();
+	LWLockAcquire(limiter->lock, LW_EXCLUSIVE);
+	bidx = bucket_for(opts->host, host_hash(opts->host), false, now);
+	if (bidx < 0)
+	{
+		LWLockRelease(limiter->lock);
+		return NULL;
+	}
+	if (my_place[bidx] >= 0)
+		ahead = places_ahead(&limiter->buckets[bidx], my_place[bidx]);
+	at = turn_at(&limiter->buckets[bidx], k, window_us, ahead, now);
+	blocked_until = limiter->buckets[bidx].blocked_until;
+	LWLockRelease(limiter->lock);
+
+	in_s = (double) Max(at - now, 0) / 1000000.0;
+	if (blocked_until > now)
+		return psprintf("waiting for a question slot: host %s answered HTTP 429 (too many requests), and no session asks it a question before its Retry-After has passed%s; next slot in about %.0f s",
+						opts->host,
+						ahead > 0 ? psprintf(", %d %s ahead", ahead, ahead == 1 ? "session" : "sessions") : "",
+						ceil(in_s));
+	return psprintf("waiting for a question slot: %d %s per %g s on host %s%s, next slot in about %.0f s",
+					k, k == 1 ? "question" : "questions", (double) window_us / 1000000.0,
+					opts->host,
+					ahead > 0 ? psprintf(", %d %s ahead", ahead, ahead == 1 ? "session" : "sessions") : "",
+					ceil(in_s));
+}
+
+/*
  * genie_limiter_acquire
  *		Wait for a question slot: a latch wait that query cancel,
  *		statement_timeout and postmaster death end.  On any error the
- *		backend leaves the queue before the error propagates.
+ *		backend leaves the queue before the error propagates.  With
+ *		genie_fdw.progress, a NOTICE says why it waits, at the start and
+ *		every GENIE_SLOT_NOTICE_INTERVAL seconds.
  */
 void
 genie_limiter_acquire(const GenieOptions *opts)
@@ -856,11 +922,22 @@ genie_limiter_acquire(const GenieOptions *opts)
 
 	PG_TRY();
 	{
+		int64		noticed = 0;
+
 		for (;;)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (genie_limiter_try_acquire(opts, &wait_ms))
 				break;
+			if (genie_progress &&
+				(noticed == 0 || now_us() - noticed >= GENIE_SLOT_NOTICE_INTERVAL * 1000000))
+			{
+				char	   *why = genie_limiter_wait_reason(opts);
+
+				noticed = now_us();
+				if (why)
+					ereport(NOTICE, (errmsg("genie_fdw: %s", why)));
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);

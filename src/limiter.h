@@ -67,6 +67,15 @@ extern void genie_limiter_cancel_wait(const GenieOptions *opts);
 /* Blocking form: a latch wait that cancel and statement_timeout interrupt. */
 extern void genie_limiter_acquire(const GenieOptions *opts);
 
+/*
+ * Why this backend waits for a slot and about how long, in words for
+ * genie_fdw.progress (NULL: it does not wait); such a NOTICE comes at the
+ * start of a wait and then every GENIE_SLOT_NOTICE_INTERVAL seconds.
+ */
+extern char *genie_limiter_wait_reason(const GenieOptions *opts);
+
+#define GENIE_SLOT_NOTICE_INTERVAL 10
+
 /* Give back a slot whose question never reached Genie. */
 extern void genie_limiter_return_slot(const GenieOptions *opts);
 
