@@ -76,19 +76,51 @@ SELECT count(*) FROM q WHERE question = 'Which products generate the highest tot
 SELECT count(*) FROM q WHERE question = 'Which products generate the highest total sales value?';
 \! python3 test/emuctl.py reset
 
--- credentials refused, space forbidden or unknown
+-- credentials refused: the user mapping is at fault (28000); the error names
+-- it and how to fix it, and never shows the token.  Real workspaces answer an
+-- unknown token with 403 {"error_code": 403, "message": "Invalid access token."}
 CREATE SERVER genie_badtoken FOREIGN DATA WRAPPER genie_fdw
   OPTIONS (host :'url', space_id '01f0000000000000000000000000000a');
 CREATE USER MAPPING FOR CURRENT_USER SERVER genie_badtoken OPTIONS (token 'dapi-wrong-token');
 CREATE FOREIGN TABLE q_badtoken (question text) SERVER genie_badtoken;
 SELECT * FROM q_badtoken WHERE question = 'Which products generate the highest total sales value?';
--- a 401 (token expired or revoked): the token was refused, and it is not shown
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- the same from genie_spaces(), where no space is involved
+SELECT * FROM genie_spaces('genie_badtoken');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- a 401 (token expired or revoked), and 403s that say the token is refused
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 401}'
 SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+\! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "status", "status": 403, "body": "{\"error_code\": \"UNAUTHENTICATED\", \"message\": \"Credential was not sent or was of an unsupported type for this API.\"}"}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 403, "body": "{\"error_code\": \"PERMISSION_DENIED\", \"message\": \"The access token has expired.\"}"}'
+SELECT * FROM q WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- a valid token whose user may not use the space: access denied (42501)
 CREATE FOREIGN TABLE q_forbidden (question text) SERVER genie OPTIONS (space_id '01f0000000000000000000000000000c');
 SELECT * FROM q_forbidden WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- an unknown space
 CREATE FOREIGN TABLE q_unknown (question text) SERVER genie OPTIONS (space_id '01f00000000000000000000000000fff');
 SELECT * FROM q_unknown WHERE question = 'Which products generate the highest total sales value?';
+
+-- a host that has never answered in this session: a name that does not
+-- resolve, or nothing listening, is a wrong option host and fails at once
+-- (without the retries a passing failure gets), with a hint naming it
+CREATE SERVER genie_nohost FOREIGN DATA WRAPPER genie_fdw
+  OPTIONS (host 'http://127.0.0.1:9', space_id '01f0000000000000000000000000000a');
+CREATE USER MAPPING FOR CURRENT_USER SERVER genie_nohost OPTIONS (token 'dapi-not-sent');
+CREATE FOREIGN TABLE q_nohost (question text) SERVER genie_nohost;
+SELECT * FROM q_nohost WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ALTER SERVER genie_nohost OPTIONS (SET host 'https://genie.invalid');
+SELECT * FROM q_nohost WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM genie_spaces('genie_nohost');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP SERVER genie_nohost CASCADE;
 
 -- hostile responses: each is a clear error and the session goes on
 \! python3 test/emuctl.py fault '{"endpoint": "start_conversation", "action": "malformed"}'
@@ -103,5 +135,7 @@ SELECT 'still working' AS session;
 
 -- a Genie that never answers: answer_timeout
 ALTER SERVER genie OPTIONS (ADD answer_timeout '0.5');
+-- answer_timeout running out is a timeout (57014), as statement_timeout is
 SELECT * FROM q WHERE question = 'Take your time';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER SERVER genie OPTIONS (DROP answer_timeout);

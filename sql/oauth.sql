@@ -28,9 +28,19 @@ SELECT count(*) FROM sp WHERE question = 'Which products generate the highest to
 \! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 401}'
 SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
 \! python3 test/emuctl.py stats requests.oauth_token
+-- so does a 403 that says the token is invalid, as real workspaces answer
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 403, "body": "{\"error_code\": 403, \"message\": \"Invalid access token.\"}"}'
+SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
+\! python3 test/emuctl.py stats requests.oauth_token
+-- a fresh token refused as well: the mapping's service principal is at fault
+\! python3 test/emuctl.py fault '{"endpoint": "get_message", "action": "status", "status": 403, "body": "{\"error_code\": 403, \"message\": \"Invalid access token.\"}", "count": 2}'
+SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+\! python3 test/emuctl.py stats requests.oauth_token
 -- wrong credentials: a clear error that shows neither the id's secret nor any token
 ALTER USER MAPPING FOR CURRENT_USER SERVER genie_sp OPTIONS (SET client_secret :'wrong_secret');
 SELECT count(*) FROM sp WHERE question = 'Which products generate the highest total sales value?';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- the secret is hidden from other users like a token
 CREATE ROLE genie_other2;
 SET ROLE genie_other2;

@@ -107,6 +107,8 @@ typedef struct GenieAsk
 	double		started;		/* genie_now() at the start */
 	double		asked;			/* genie_now() when Genie took the question */
 	double		wake;			/* PH_SLEEP, PH_SLOT: until when */
+	double		slot_noticed;	/* genie_now() of the last progress NOTICE
+								 * about this wait for a slot; 0: none */
 	char	   *last_status;
 	GdDownload	download;		/* full_results: the download's ids */
 	GenieCachedAnswer raw;		/* the bodies the answer came from, for
@@ -360,7 +362,7 @@ ask_time_left(const GenieAsk *ask)
 	return ask->set->opts->answer_timeout - (genie_now() - ask->started);
 }
 
-/* Error when answer_timeout has run out for this ask. */
+/* Error when answer_timeout has run out for this ask: a timeout (57014). */
 static void
 ask_check_timeout(GenieAsk *ask)
 {
@@ -368,7 +370,7 @@ ask_check_timeout(GenieAsk *ask)
 
 	if (genie_now() - ask->started > opts->answer_timeout)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 				 errdetail("The last status was %s.",
 						   ask->answer->message.status ? ask->answer->message.status : "(none)"),
@@ -810,6 +812,15 @@ ask_advance(GenieAsk *ask, double now)
 			if (!genie_limiter_try_acquire(opts, &wait_ms))
 			{
 				ask->wake = now + Max(wait_ms, 1) / 1000.0;
+				if (genie_progress &&
+					(ask->slot_noticed <= 0 || now - ask->slot_noticed >= GENIE_SLOT_NOTICE_INTERVAL))
+				{
+					char	   *why = genie_limiter_wait_reason(opts);
+
+					ask->slot_noticed = now;
+					if (why)
+						ask_progress(ask, why);
+				}
 				if (ask->wake - ask->started > opts->answer_timeout)
 				{
 					genie_limiter_cancel_wait(opts);
@@ -823,6 +834,7 @@ ask_advance(GenieAsk *ask, double now)
 				}
 				break;
 			}
+			ask->slot_noticed = 0;
 			ask->phase = PH_SEND;
 		}
 		if (ask->phase == PH_SEND)
@@ -974,7 +986,7 @@ ask_check_flight_timeout(GenieAsk *ask)
 
 	if (ask_time_left(ask) < 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 				 errdetail("Another session was asking the same question."),
 				 errhint("Raise option answer_timeout of server \"%s\", or ask again later.",

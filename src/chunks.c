@@ -486,6 +486,8 @@ fetch_link_sync(GenieCursor *cur, const GdLink *link, GdChunk *c)
 			resp.body[0] = '\0';
 			resp.len = 0;
 		}
+		/* cloud storage is not option host: its failures are all retried */
+		resp.first_contact = false;
 		if (genie_after_response(opts, REQ_READ, "a result file", &resp, retries, true,
 								 GENIE_NO_DEADLINE, &wait, cur->stats) == RESP_OK)
 			return;				/* not reached: 2xx handled above */

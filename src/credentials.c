@@ -142,12 +142,10 @@ oauth_token(const GenieOptions *opts, bool force)
 	if (resp.outcome != HTTP_DONE)
 		genie_report_transport_error(opts, &resp, "an OAuth token", 0);
 	if (resp.status == 400 || resp.status == 401 || resp.status == 403)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("Databricks refused the OAuth client credentials of the user mapping for server \"%s\"",
-						opts->server_name),
-				 errdetail("The token endpoint answered HTTP status %ld.", resp.status),
-				 errhint("Check client_id and client_secret in the user mapping.")));
+		genie_report_credentials_refused(opts,
+										 psprintf("The token endpoint answered HTTP status %ld.",
+												  resp.status),
+										 true);
 	if (resp.status != 200)
 		genie_report_http_error(opts, &resp, "an OAuth token", 0);
 	if (!gd_decode_token(resp.body, resp.len, genie_arena(CurrentMemoryContext), &tok, &err))

@@ -87,7 +87,8 @@ typedef struct GenieOptions
 	double		connect_timeout;
 	double		request_timeout;
 	int64		max_response_size;	/* bytes */
-	double		questions_per_minute;	/* 0: the GUC's value */
+	double		questions_per_minute;	/* -1: the GUC's value; 0: no
+										 * limit */
 	int			max_concurrent; /* questions in flight at once */
 	double		cache_ttl;		/* seconds answers are cached; 0: off */
 	bool		full_results;	/* use the full-result download */
@@ -168,6 +169,16 @@ typedef struct HttpResponse
 	double		retry_after;	/* seconds, < 0 when absent */
 	char		error[256];		/* transport error text (no secrets) */
 	bool		tls_error;
+
+	/*
+	 * HTTP_NOT_CONNECTED because the host name did not resolve or nothing
+	 * accepted the connection, and the request's origin (scheme, host and
+	 * port) has not answered any request of this backend: most likely a
+	 * wrong host, not a passing network failure.
+	 */
+	bool		first_contact;
+	bool		no_such_host;	/* with first_contact: the name did not
+								 * resolve (else: no connection) */
 } HttpResponse;
 
 typedef struct HttpCall HttpCall;

@@ -59,6 +59,19 @@
 /* Longest slice of waiting inside curl before interrupts are checked. */
 #define HTTP_POLL_SLICE_MS 100
 
+/*
+ * Origins (scheme://host:port as the URL spells it, lower-cased) that have
+ * answered a request of this backend, most recent HTTP_ORIGINS of them.  A
+ * refused connection or an unresolved name at an origin that has never
+ * answered is most likely a wrong host option; at one that has, a passing
+ * failure (a restart, a network hiccup).  request.c decides what to do
+ * with that (HttpResponse.first_contact).
+ */
+#define HTTP_ORIGINS 32
+#define HTTP_ORIGIN_LEN 256
+static char answered_origins[HTTP_ORIGINS][HTTP_ORIGIN_LEN];
+static int	answered_next = 0;
+
 static CURLM *genie_multi = NULL;
 
 #ifdef GENIE_FAULT_INJECTION
@@ -92,6 +105,7 @@ struct HttpCall
 	bool		detached;		/* curl side released */
 	CURLcode	rc;
 	char		errbuf[CURL_ERROR_SIZE];
+	char		origin[HTTP_ORIGIN_LEN];	/* of the request's URL */
 	dlist_node	node;			/* in active_calls while attached */
 
 	/* the address policy of an external link (see link_policy_setup) */
@@ -677,14 +691,90 @@ mask_proxy_userinfo(char *userinfo, char *text)
 	}
 }
 
+/*
+ * url_origin
+ *		The scheme, host and port of a URL, lower-cased, into out.
+ */
 static void
-classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
+url_origin(const char *url, char *out)
 {
-	switch (rc)
+	const char *p = strstr(url, "://");
+	size_t		n;
+	size_t		i;
+
+	p = p ? p + 3 : url;
+	n = (size_t) (p - url) + strcspn(p, "/?#");
+	n = Min(n, HTTP_ORIGIN_LEN - 1);
+	for (i = 0; i < n; i++)
+		out[i] = pg_tolower((unsigned char) url[i]);
+	out[n] = '\0';
+}
+
+static bool
+origin_answered(const char *origin)
+{
+	int			i;
+
+	for (i = 0; i < HTTP_ORIGINS; i++)
+		if (answered_origins[i][0] != '\0' && strcmp(answered_origins[i], origin) == 0)
+			return true;
+	return false;
+}
+
+static void
+origin_remember(const char *origin)
+{
+	if (origin[0] == '\0' || origin_answered(origin))
+		return;
+	strlcpy(answered_origins[answered_next], origin, HTTP_ORIGIN_LEN);
+	answered_next = (answered_next + 1) % HTTP_ORIGINS;
+}
+
+/*
+ * transport_error_text
+ *		curl's text for a failed transfer, without the " after N ms" curl
+ *		puts in some of them (so that messages are the same from one run to
+ *		the next), and with the system's reason when curl has one.
+ */
+static void
+transport_error_text(HttpCall *call, HttpResponse *resp)
+{
+	char	   *e = resp->error;
+	char	   *after;
+	long		os_errno = 0;
+
+	strlcpy(e, call->errbuf[0] ? call->errbuf : curl_easy_strerror(call->rc), sizeof(resp->error));
+	if ((after = strstr(e, " after ")) != NULL)
 	{
-		case CURLE_COULDNT_RESOLVE_PROXY:
+		char	   *p = after + 7;
+
+		while (isdigit((unsigned char) *p))
+			p++;
+		if (p > after + 7 && strncmp(p, " ms", 3) == 0)
+			memmove(after, p + 3, strlen(p + 3) + 1);
+	}
+	if (call->rc == CURLE_COULDNT_CONNECT && !call->detached &&
+		curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+		os_errno != 0)
+	{
+		size_t		len = strlen(e);
+
+		snprintf(e + len, sizeof(resp->error) - len, " (%s)", strerror((int) os_errno));
+	}
+}
+
+static void
+classify_failure(HttpCall *call, HttpResponse *resp)
+{
+	switch (call->rc)
+	{
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:
+			resp->outcome = HTTP_NOT_CONNECTED;
+			resp->first_contact = !origin_answered(call->origin);
+			resp->no_such_host = call->rc == CURLE_COULDNT_RESOLVE_HOST;
+			break;
+		case CURLE_COULDNT_RESOLVE_PROXY:
 			resp->outcome = HTTP_NOT_CONNECTED;
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
@@ -703,7 +793,7 @@ classify_failure(CURLcode rc, HttpResponse *resp, const char *errbuf)
 			resp->outcome = HTTP_FAILED;
 			break;
 	}
-	strlcpy(resp->error, errbuf[0] ? errbuf : curl_easy_strerror(rc), sizeof(resp->error));
+	transport_error_text(call, resp);
 }
 
 /*
@@ -847,6 +937,7 @@ http_start(const HttpRequest *req)
 	call->detached = true;		/* nothing of curl's to release yet */
 	call->cb.func = call_context_reset;
 	call->cb.arg = call;
+	url_origin(req->url, call->origin);
 	MemoryContextRegisterResetCallback(cxt, &call->cb);
 
 	/* from here on an error deletes cxt with the owner, releasing the call */
@@ -1000,14 +1091,19 @@ http_finish(HttpCall *call, HttpResponse *resp)
 	if (call->rc == CURLE_ABORTED_BY_CALLBACK)
 		CHECK_FOR_INTERRUPTS();
 	*resp = call->resp;
-	if (call->rc == CURLE_OK && !call->detached)
+	if (!call->detached)
 	{
 		long		status = 0;
 
+		/* a status line came: the origin answers (whatever came next) */
 		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-		resp->status = status;
-		resp->outcome = HTTP_DONE;
+		if (status > 0)
+			origin_remember(call->origin);
+		if (call->rc == CURLE_OK)
+			resp->status = status;
 	}
+	if (call->rc == CURLE_OK && !call->detached)
+		resp->outcome = HTTP_DONE;
 	else if (call->too_large)
 	{
 		resp->outcome = HTTP_TOO_LARGE;
@@ -1016,7 +1112,7 @@ http_finish(HttpCall *call, HttpResponse *resp)
 	}
 	else
 	{
-		classify_failure(call->rc, resp, call->errbuf);
+		classify_failure(call, resp);
 		if (call->proxy_userinfo)
 			mask_proxy_userinfo(call->proxy_userinfo, resp->error);
 	}

@@ -81,8 +81,8 @@
 #define OVERFLOW_BUCKET LIMITER_BUCKETS
 /* Host names are compared on this many bytes plus a hash of the whole. */
 #define LIMITER_HOST_LEN 256
-/* Most admissions remembered per bucket: larger limits are cut to this. */
-#define LIMITER_MAX_PER_WINDOW 1000
+/* Most admissions remembered per bucket: the largest limit allowed. */
+#define LIMITER_MAX_PER_WINDOW GENIE_QPM_MAX
 /* Servers whose counters are kept in shared memory (all databases). */
 #define LIMITER_STAT_ENTRIES 512
 /* Longest latch sleep before a waiter looks at the queue again. */
@@ -200,12 +200,35 @@ wake_procno(int procno)
 }
 
 /*
+ * genie_questions_per_minute_valid
+ *		The one rule for a question quota, the GUC's and the server
+ *		option's alike: 0 (no limit), or a number of questions per window
+ *		between GENIE_QPM_MIN and GENIE_QPM_MAX (see limiter_params for
+ *		what a fraction means).
+ */
+bool
+genie_questions_per_minute_valid(double v)
+{
+	return v == 0 || (v >= GENIE_QPM_MIN && v <= GENIE_QPM_MAX);
+}
+
+/* GUC check hook of genie_fdw.questions_per_minute. */
+static bool
+check_questions_per_minute(double *newval, void **extra, GucSource source)
+{
+	if (genie_questions_per_minute_valid(*newval))
+		return true;
+	GUC_check_errdetail("Valid values are %s.", GENIE_QPM_RULE);
+	return false;
+}
+
+/*
  * limiter_params
  *		Questions allowed per window (0: no limit) and the window in µs for
- *		one server.  A limit below one question per window becomes one
- *		question per proportionally longer window; a fractional limit above
- *		one is rounded down, so that no window ever holds more than the
- *		limit.
+ *		one server: its questions_per_minute option when set, else the GUC.
+ *		A limit below one question per window becomes one question per
+ *		proportionally longer window; a fractional limit above one is
+ *		rounded down, so that no window ever holds more than the limit.
  */
 static int
 limiter_params(const GenieOptions *opts, int64 *window_us)
@@ -213,7 +236,7 @@ limiter_params(const GenieOptions *opts, int64 *window_us)
 	double		qpm = genie_questions_per_minute;
 	double		w = (double) genie_rate_window * 1000000.0;
 
-	if (opts && opts->questions_per_minute > 0)
+	if (opts && opts->questions_per_minute >= 0)
 		qpm = opts->questions_per_minute;
 	if (qpm <= 0)
 	{
@@ -613,10 +636,10 @@ genie_limiter_init(void)
 							 "Applies when genie_fdw is in shared_preload_libraries; a server's "
 							 "questions_per_minute option overrides it.  0 means no limit.",
 							 &genie_questions_per_minute,
-							 5.0, 0.0, 100000.0,
+							 5.0, 0.0, GENIE_QPM_MAX,
 							 PGC_SIGHUP,
 							 0,
-							 NULL, NULL, NULL);
+							 check_questions_per_minute, NULL, NULL);
 	DefineCustomIntVariable("genie_fdw.rate_window",
 							"Length of the window over which questions_per_minute applies.",
 							"Genie's own window is one minute.",
@@ -818,10 +841,76 @@ genie_limiter_cancel_wait(const GenieOptions *opts)
 }
 
 /*
+ * turn_at
+ *		When (µs) a backend with `ahead` others queued before it would be
+ *		admitted if everyone took a slot as soon as one frees: every k
+ *		admissions ahead push the turn one window (and margin) later.  An
+ *		estimate for messages, not a promise: the limit may change, or
+ *		others leave the queue.
+ */
+static int64
+turn_at(const LimiterBucket *b, int k, int64 window_us, int ahead, int64 now)
+{
+	int64		at = slot_free_at(b, k, window_us, ahead % k);
+
+	return Max(at, now) + (int64) (ahead / k) * (window_us + margin_us(window_us));
+}
+
+/*
+ * genie_limiter_wait_reason
+ *		Why this backend waits for a question slot to opts->host, and for
+ *		about how long, in words for genie_fdw.progress; NULL when a
+ *		question would be admitted now.  Call it after
+ *		genie_limiter_try_acquire said to wait.
+ */
+char *
+genie_limiter_wait_reason(const GenieOptions *opts)
+{
+	int64		window_us;
+	int			k = limiter_params(opts, &window_us);
+	int64		now;
+	int			bidx;
+	int			ahead = 0;
+	int64		at;
+	int64		blocked_until;
+	double		in_s;
+
+	if (limiter == NULL || k == 0 || opts == NULL || opts->host == NULL)
+		return NULL;
+	now = now_us();
+	LWLockAcquire(limiter->lock, LW_EXCLUSIVE);
+	bidx = bucket_for(opts->host, host_hash(opts->host), false, now);
+	if (bidx < 0)
+	{
+		LWLockRelease(limiter->lock);
+		return NULL;
+	}
+	if (my_place[bidx] >= 0)
+		ahead = places_ahead(&limiter->buckets[bidx], my_place[bidx]);
+	at = turn_at(&limiter->buckets[bidx], k, window_us, ahead, now);
+	blocked_until = limiter->buckets[bidx].blocked_until;
+	LWLockRelease(limiter->lock);
+
+	in_s = (double) Max(at - now, 0) / 1000000.0;
+	if (blocked_until > now)
+		return psprintf("waiting for a question slot: host %s answered HTTP 429 (too many requests), and no session asks it a question before its Retry-After has passed%s; next slot in about %.0f s",
+						opts->host,
+						ahead > 0 ? psprintf(", %d %s ahead", ahead, ahead == 1 ? "session" : "sessions") : "",
+						ceil(in_s));
+	return psprintf("waiting for a question slot: %d %s per %g s on host %s%s, next slot in about %.0f s",
+					k, k == 1 ? "question" : "questions", (double) window_us / 1000000.0,
+					opts->host,
+					ahead > 0 ? psprintf(", %d %s ahead", ahead, ahead == 1 ? "session" : "sessions") : "",
+					ceil(in_s));
+}
+
+/*
  * genie_limiter_acquire
  *		Wait for a question slot: a latch wait that query cancel,
  *		statement_timeout and postmaster death end.  On any error the
- *		backend leaves the queue before the error propagates.
+ *		backend leaves the queue before the error propagates.  With
+ *		genie_fdw.progress, a NOTICE says why it waits, at the start and
+ *		every GENIE_SLOT_NOTICE_INTERVAL seconds.
  */
 void
 genie_limiter_acquire(const GenieOptions *opts)
@@ -833,11 +922,22 @@ genie_limiter_acquire(const GenieOptions *opts)
 
 	PG_TRY();
 	{
+		int64		noticed = 0;
+
 		for (;;)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (genie_limiter_try_acquire(opts, &wait_ms))
 				break;
+			if (genie_progress &&
+				(noticed == 0 || now_us() - noticed >= GENIE_SLOT_NOTICE_INTERVAL * 1000000))
+			{
+				char	   *why = genie_limiter_wait_reason(opts);
+
+				noticed = now_us();
+				if (why)
+					ereport(NOTICE, (errmsg("genie_fdw: %s", why)));
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);

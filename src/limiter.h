@@ -39,6 +39,16 @@ typedef enum GenieStat
 	GSTAT__COUNT
 } GenieStat;
 
+/*
+ * A question quota (genie_fdw.questions_per_minute and the server option
+ * questions_per_minute alike) is 0 for no limit, or a number of questions
+ * per window in [GENIE_QPM_MIN, GENIE_QPM_MAX]; larger values are refused.
+ */
+#define GENIE_QPM_MIN	0.01
+#define GENIE_QPM_MAX	1000
+#define GENIE_QPM_RULE	"0 (no limit) and numbers between 0.01 and 1000"
+extern bool genie_questions_per_minute_valid(double v);
+
 /* called from _PG_init: GUCs, and shared memory when preloaded */
 extern void genie_limiter_init(void);
 
@@ -57,6 +67,15 @@ extern void genie_limiter_cancel_wait(const GenieOptions *opts);
 
 /* Blocking form: a latch wait that cancel and statement_timeout interrupt. */
 extern void genie_limiter_acquire(const GenieOptions *opts);
+
+/*
+ * Why this backend waits for a slot and about how long, in words for
+ * genie_fdw.progress (NULL: it does not wait); such a NOTICE comes at the
+ * start of a wait and then every GENIE_SLOT_NOTICE_INTERVAL seconds.
+ */
+extern char *genie_limiter_wait_reason(const GenieOptions *opts);
+
+#define GENIE_SLOT_NOTICE_INTERVAL 10
 
 /* Give back a slot whose question never reached Genie. */
 extern void genie_limiter_return_slot(const GenieOptions *opts);

@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 
 #include "genie_fdw.h"
+#include "limiter.h"
 
 /* Kind of value an option takes, for checking and for the hint. */
 typedef enum OptKind
@@ -50,7 +51,8 @@ typedef enum OptKind
 	OPT_WITHOUT_QUESTION,		/* 'error' or 'empty' */
 	OPT_REFRESH,				/* 'ask' or 'rerun' */
 	OPT_SQL_TTL,				/* seconds, or 'forever' */
-	OPT_PROXY					/* a proxy URL */
+	OPT_PROXY,					/* a proxy URL */
+	OPT_QUOTA					/* questions per window: limiter.h's rule */
 } OptKind;
 
 typedef struct GenieOpt
@@ -77,7 +79,7 @@ static const GenieOpt genie_opts[] = {
 	{"connect_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 3600},
 	{"request_timeout", ForeignServerRelationId, OPT_REAL, 0.1, 86400},
 	{"max_response_size", ForeignServerRelationId, OPT_SIZE, 1024, 1073741823},
-	{"questions_per_minute", ForeignServerRelationId, OPT_FACTOR, 0.1, 100000},
+	{"questions_per_minute", ForeignServerRelationId, OPT_QUOTA, GENIE_QPM_MIN, GENIE_QPM_MAX},
 	{"max_concurrent", ForeignServerRelationId, OPT_INT, 1, 64},
 	{"cache_ttl", ForeignServerRelationId, OPT_REAL, 0, 86400 * 7},
 	{"full_results", ForeignServerRelationId, OPT_BOOL, 0, 0},
@@ -203,38 +205,124 @@ genie_host_is_loopback(const char *url)
 	return false;
 }
 
+/* Error for a host option that is not a workspace URL, saying why. */
+static void
+bad_host(const char *value, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 value ? errmsg("invalid value for option \"host\": \"%s\"", value)
+			 : errmsg("invalid value for option \"host\""),
+			 errdetail_internal("%s", why),
+			 errhint("Use the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net.")));
+}
+
 /*
  * normalize_host
- *		Give a bare host name the https scheme and drop trailing slashes;
- *		refuse other schemes and plain http to a non-loopback host.
+ *		The workspace URL of a host option: scheme, host name and port, the
+ *		scheme and name lower-cased.  A bare host name gets https.  What
+ *		follows the host and port (a path, a query string such as ?o=1234,
+ *		a fragment, trailing slashes: a URL copied from the browser) is
+ *		dropped, as Databricks' own tools do: the APIs live at the root of
+ *		the workspace host.  Anything else that is not a workspace URL is
+ *		an error saying what is wrong; so is plain http to a host that is
+ *		not a loopback host.
  */
 static char *
 normalize_host(const char *value)
 {
+	StringInfoData buf;
+	const char *v = value;
+	const char *scheme_end;
+	const char *auth;
+	const char *p;
+	size_t		authlen;
+	size_t		vlen;
 	char	   *h;
-	size_t		len;
-	const char *rest;
 
-	if (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0)
-		h = pstrdup(value);
-	else if (strstr(value, "://") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"host\": \"%s\"", value),
-				 errhint("Use the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net.")));
+	/* surrounding white space, as copying from a page may add */
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	vlen = strlen(v);
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' ||
+						v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+		vlen--;
+	v = pnstrdup(v, vlen);
+
+	initStringInfo(&buf);
+	scheme_end = strstr(v, "://");
+	if (scheme_end != NULL && strcspn(v, "/?#") > (size_t) (scheme_end - v))
+	{
+		if (pg_strncasecmp(v, "https://", 8) == 0)
+			appendStringInfoString(&buf, "https://");
+		else if (pg_strncasecmp(v, "http://", 7) == 0)
+			appendStringInfoString(&buf, "http://");
+		else
+			bad_host(value, psprintf("The scheme is \"%.*s\"; genie_fdw uses https (plain http only to a loopback host).",
+									 (int) Min(scheme_end - v, 20), v));
+		auth = scheme_end + 3;
+	}
 	else
-		h = psprintf("https://%s", value);
+	{
+		appendStringInfoString(&buf, "https://");
+		auth = v;
+	}
 
-	rest = strstr(h, "://") + 3;
-	len = strlen(h);
-	while (h + len > rest && h[len - 1] == '/')
-		h[--len] = '\0';
+	/* the host and port end where a path, query string or fragment begins */
+	authlen = strcspn(auth, "/?#");
+	if (authlen == 0)
+		bad_host(value, "The URL has no host name.");
+	if (memchr(auth, '@', authlen) != NULL)
+	{
+		/* (the value is not repeated: it may hold a password) */
+		bad_host(NULL, "A user name or password in the URL is not allowed; credentials belong in a user mapping.");
+	}
+	for (p = auth; p < auth + authlen; p++)
+		if ((unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f)
+			bad_host(value, "The host name contains a space, a control character or a non-ASCII character.");
 
-	if (*rest == '\0' || *rest == '/' || *rest == ':' || strpbrk(rest, " \t\r\n@?#") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"host\": \"%s\"", value),
-				 errhint("Use the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net.")));
+	p = auth;
+	if (*p == '[')
+	{
+		/* an IPv6 address */
+		const char *close = memchr(p, ']', authlen);
+
+		if (close == NULL)
+			bad_host(value, "The IPv6 address has no closing bracket.");
+		for (p = auth + 1; p < close; p++)
+			if (!(isxdigit((unsigned char) *p) || *p == ':' || *p == '.'))
+				bad_host(value, psprintf("The IPv6 address contains \"%c\".", *p));
+		p = close + 1;
+	}
+	else
+	{
+		for (; p < auth + authlen && *p != ':'; p++)
+			if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '.' || *p == '_'))
+				bad_host(value, psprintf("The host name contains \"%c\".", *p));
+		if (p == auth)
+			bad_host(value, "The URL has no host name.");
+	}
+	if (p < auth + authlen)
+	{
+		const char *port = p + 1;
+		long		n = 0;
+
+		if (*p != ':')
+			bad_host(value, "Only a port may follow the host name, after a colon.");
+		for (p = port; p < auth + authlen; p++)
+		{
+			if (!isdigit((unsigned char) *p) || n > 65535)
+				break;
+			n = n * 10 + (*p - '0');
+		}
+		if (p == port || p < auth + authlen || n < 1 || n > 65535)
+			bad_host(value, psprintf("The port \"%.*s\" is not a number between 1 and 65535.",
+									 (int) Min(auth + authlen - port, 20), port));
+	}
+
+	for (p = auth; p < auth + authlen; p++)
+		appendStringInfoChar(&buf, pg_tolower((unsigned char) *p));
+	h = buf.data;
 
 	if (strncmp(h, "http://", 7) == 0 && !genie_host_is_loopback(h))
 		ereport(ERROR,
@@ -359,6 +447,21 @@ option_int(DefElem *def, const GenieOpt *o)
 	return (int64) v;
 }
 
+/* questions_per_minute: the same rule as the GUC's (limiter.c) */
+static double
+option_quota(DefElem *def)
+{
+	char	   *value = defGetString(def);
+	double		d;
+
+	if (!parse_real(value, &d, 0, NULL) || !genie_questions_per_minute_valid(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+				 errhint("Valid values are %s, as for genie_fdw.questions_per_minute.", GENIE_QPM_RULE)));
+	return d;
+}
+
 static GenieColumnKind
 option_genie_kind(const char *value)
 {
@@ -427,6 +530,9 @@ check_option_value(DefElem *def, const GenieOpt *o)
 			break;
 		case OPT_PROXY:
 			check_proxy(defGetString(def));
+			break;
+		case OPT_QUOTA:
+			(void) option_quota(def);
 			break;
 		case OPT_STRING:
 			if (defGetString(def)[0] == '\0')
@@ -639,7 +745,7 @@ apply_option(GenieOptions *opts, DefElem *def, Oid catalog)
 	else if (strcmp(n, "request_timeout") == 0)
 		opts->request_timeout = option_real(def, o);
 	else if (strcmp(n, "questions_per_minute") == 0)
-		opts->questions_per_minute = option_real(def, o);
+		opts->questions_per_minute = option_quota(def);
 }
 
 static void
@@ -676,6 +782,7 @@ genie_get_server_options(Oid serverid, Oid userid)
 	opts->request_timeout = DEFAULT_REQUEST_TIMEOUT;
 	opts->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
 	opts->sql_ttl = DEFAULT_SQL_TTL;
+	opts->questions_per_minute = -1;	/* the GUC's */
 
 	apply_options(opts, server->options, ForeignServerRelationId);
 

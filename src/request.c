@@ -202,6 +202,127 @@ genie_report_decode_error(const GenieOptions *opts, const HttpResponse *resp,
 					   genie_body_excerpt(opts, resp))));
 }
 
+/* Does s contain word, in any case? */
+static bool
+contains_ci(const char *s, const char *word)
+{
+	size_t		n = strlen(word);
+
+	for (; *s; s++)
+		if (pg_strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * credentials_refused
+ *		Does a response say that the credentials themselves were refused (an
+ *		unknown, expired or revoked token), rather than that a valid user
+ *		lacks access?  Every 401 does.  A 403 does when its error body says
+ *		so: real workspaces answer an unknown token with 403 {"error_code":
+ *		403, "message": "Invalid access token."}; an error_code
+ *		UNAUTHENTICATED (or 401), or a message about an invalid, expired or
+ *		revoked token, counts whatever the status.  A 403 that says nothing
+ *		of the token (PERMISSION_DENIED on a space) is a denial of access.
+ */
+static bool
+credentials_refused(const HttpResponse *resp, const GdApiError *e)
+{
+	if (resp->outcome != HTTP_DONE)
+		return false;
+	if (resp->status == 401)
+		return true;
+	if (resp->status != 403 || e == NULL)
+		return false;
+	if (e->has_numeric_code && e->numeric_code == 401)
+		return true;
+	if (e->error_code && pg_strcasecmp(e->error_code, "UNAUTHENTICATED") == 0)
+		return true;
+	return e->message && contains_ci(e->message, "token") &&
+		(contains_ci(e->message, "invalid") || contains_ci(e->message, "expired") ||
+		 contains_ci(e->message, "revoked"));
+}
+
+/*
+ * genie_credentials_refused
+ *		credentials_refused for a response whose body is not decoded yet.
+ */
+bool
+genie_credentials_refused(const HttpResponse *resp)
+{
+	GdApiError apierr;
+
+	if (resp->outcome != HTTP_DONE || resp->status != 403)
+		return credentials_refused(resp, NULL);
+	if (!gd_decode_api_error(resp->body, resp->len, genie_arena(CurrentMemoryContext), &apierr))
+		return false;
+	return credentials_refused(resp, &apierr);
+}
+
+/*
+ * mapping_names
+ *		The user mapping of opts as a message names it (role "x", or PUBLIC)
+ *		and as ALTER USER MAPPING FOR spells it.
+ */
+static void
+mapping_names(const GenieOptions *opts, char **for_msg, char **for_sql)
+{
+	char	   *role = OidIsValid(opts->umid) ? genie_mapping_role(opts->umid) : NULL;
+
+	/* (no role may be named "public": that is a mapping FOR PUBLIC) */
+	if (role != NULL && strcmp(role, "public") == 0)
+	{
+		*for_msg = pstrdup("PUBLIC");
+		*for_sql = pstrdup("PUBLIC");
+		return;
+	}
+	if (role == NULL)
+		role = GetUserNameFromId(GetUserId(), true);
+	if (role == NULL)
+	{
+		*for_msg = pstrdup("the current user");
+		*for_sql = pstrdup("CURRENT_USER");
+		return;
+	}
+	*for_msg = psprintf("role \"%s\"", role);
+	*for_sql = pstrdup(quote_identifier(role));
+}
+
+/*
+ * genie_report_credentials_refused
+ *		Databricks refused the user mapping's credentials: the mapping is to
+ *		be fixed, and the error says which one and how.  token_endpoint: the
+ *		OAuth token endpoint refused the client credentials (else the
+ *		workspace refused the token).  detail may be NULL.
+ */
+void
+genie_report_credentials_refused(const GenieOptions *opts, const char *detail,
+								 bool token_endpoint)
+{
+	char	   *for_msg;
+	char	   *for_sql;
+
+	mapping_names(opts, &for_msg, &for_sql);
+	if (opts->client_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("Databricks refused the OAuth credentials of the user mapping for %s on server \"%s\"",
+						for_msg, opts->server_name),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 token_endpoint
+				 ? errhint("Check the service principal's client_id and client_secret: ALTER USER MAPPING FOR %s SERVER %s OPTIONS (SET client_id '...', SET client_secret '...').",
+						   for_sql, quote_identifier(opts->server_name))
+				 : errhint("The workspace refused a fresh access token of the service principal: check that it is a user of the workspace, and its client_id and client_secret in the user mapping (ALTER USER MAPPING FOR %s SERVER %s OPTIONS (SET client_id '...', SET client_secret '...')).",
+						   for_sql, quote_identifier(opts->server_name))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("Databricks refused the token of the user mapping for %s on server \"%s\"",
+					for_msg, opts->server_name),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 errhint("The token is unknown, expired or revoked; set a valid one: ALTER USER MAPPING FOR %s SERVER %s OPTIONS (SET token '...').",
+					 for_sql, quote_identifier(opts->server_name))));
+}
+
 /*
  * genie_report_http_error
  *		Raise the error for a final non-2xx response.
@@ -211,11 +332,13 @@ genie_report_http_error(const GenieOptions *opts, const HttpResponse *resp,
 				  const char *what, int retries)
 {
 	GdApiError apierr;
+	bool		decoded;
 	char	   *detail;
 	GdArena    *arena = genie_arena(CurrentMemoryContext);
 	int			code;
 
-	if (gd_decode_api_error(resp->body, resp->len, arena, &apierr))
+	decoded = gd_decode_api_error(resp->body, resp->len, arena, &apierr);
+	if (decoded)
 	{
 		char	   *said = psprintf("%s%s%s", apierr.error_code ? apierr.error_code : "",
 									apierr.error_code && apierr.message ? ": " : "",
@@ -230,24 +353,31 @@ genie_report_http_error(const GenieOptions *opts, const HttpResponse *resp,
 	else
 		detail = psprintf("HTTP status %ld, body: %s", resp->status, genie_body_excerpt(opts, resp));
 
+	if (credentials_refused(resp, decoded ? &apierr : NULL))
+		genie_report_credentials_refused(opts, detail, false);
+
 	switch (resp->status)
 	{
-		case 401:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("Databricks refused the credentials of the user mapping for server \"%s\"",
-							opts->server_name),
-					 errdetail_internal("%s", detail),
-					 errhint("Check the token (or client_id and client_secret) in the user mapping.")));
-			break;
 		case 403:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("Databricks denied access to Genie space \"%s\"", opts->space_id),
-					 errdetail_internal("%s", detail),
-					 errhint("Check the credentials in the user mapping for server \"%s\": they must be valid and belong to a user with access to the space (CAN RUN) and its SQL warehouse (CAN USE).",
-							 opts->server_name)));
-			break;
+			{
+				char	   *for_msg;
+				char	   *for_sql;
+
+				/* the token was accepted: its user lacks a permission */
+				mapping_names(opts, &for_msg, &for_sql);
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 opts->space_id
+						 ? errmsg("Databricks denied access to Genie space \"%s\"", opts->space_id)
+						 : errmsg("Databricks denied access to the %s", what),
+						 errdetail_internal("%s", detail),
+						 opts->space_id
+						 ? errhint("The user of the token in the user mapping for %s on server \"%s\" needs access to the space (CAN RUN) and to its SQL warehouse (CAN USE).",
+								   for_msg, opts->server_name)
+						 : errhint("The user of the token in the user mapping for %s on server \"%s\" lacks a permission this request needs.",
+								   for_msg, opts->server_name)));
+				break;
+			}
 		case 404:
 			if (strcmp(what, "a result chunk") == 0 || strcmp(what, "a query result") == 0)
 				ereport(ERROR,
@@ -295,6 +425,24 @@ genie_report_transport_error(const GenieOptions *opts, const HttpResponse *resp,
 				 errmsg("response to the Genie request for %s is larger than max_response_size (%lld bytes)",
 						what, (long long) opts->max_response_size),
 				 errhint("Raise option max_response_size of server \"%s\".", opts->server_name)));
+	if (resp->outcome == HTTP_NOT_CONNECTED && resp->first_contact)
+	{
+		/* a host that never answered: most likely option host is wrong */
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 resp->no_such_host
+				 ? errmsg("could not resolve the host name of server \"%s\"", opts->server_name)
+				 : errmsg("could not connect to the host of server \"%s\"", opts->server_name),
+				 retries > 0
+				 ? errdetail_internal("%s: %s (after %d %s)", opts->host, resp->error,
+									  retries, retries == 1 ? "retry" : "retries")
+				 : errdetail_internal("%s: %s", opts->host, resp->error),
+				 resp->no_such_host
+				 ? errhint("Check option \"host\" of server \"%s\" (%s): no such host is known. It must be the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net: ALTER SERVER %s OPTIONS (SET host '...').",
+						   opts->server_name, opts->host, quote_identifier(opts->server_name))
+				 : errhint("Check option \"host\" of server \"%s\" (%s): nothing accepts connections there. It must be the workspace URL, such as https://adb-1234567890123456.7.azuredatabricks.net: ALTER SERVER %s OPTIONS (SET host '...').",
+						   opts->server_name, opts->host, quote_identifier(opts->server_name))));
+	}
 	if (resp->tls_error)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
@@ -378,11 +526,13 @@ check_wait_fits(const GenieOptions *opts, const char *what, const HttpResponse *
 	double		stmt_left = statement_time_left(&stmt_ms);
 	bool		stmt_binds;
 
+	/* a timeout (57014), unless the quota is what makes the wait too long */
 	if (!asked)
 	{
 		if (time_left >= 0 && wait > time_left)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
+					(errcode(resp->outcome == HTTP_DONE && resp->status == 429
+							 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_QUERY_CANCELED),
 					 errmsg("Genie did not answer within answer_timeout (%g s)", opts->answer_timeout),
 					 errdetail("The request for %s must wait %.1f s before it is retried (%s), but only %.1f s are left.",
 							   what, wait, response_summary(resp), Max(time_left, 0.0)),
@@ -395,7 +545,7 @@ check_wait_fits(const GenieOptions *opts, const char *what, const HttpResponse *
 	stmt_binds = stmt_left >= 0 && (time_left < 0 || stmt_left < time_left);
 	if (stmt_binds && wait > stmt_left)
 		ereport(ERROR,
-				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie asked to wait %.0f s before the request for %s is retried, longer than the time left before statement_timeout (%d ms)",
 						wait, what, stmt_ms),
 				 errdetail("HTTP status %ld with Retry-After %.0f; %.1f s of the statement's time were left.",
@@ -403,7 +553,7 @@ check_wait_fits(const GenieOptions *opts, const char *what, const HttpResponse *
 				 errhint("Ask again later, or raise statement_timeout.")));
 	if (!stmt_binds && time_left >= 0 && wait > time_left)
 		ereport(ERROR,
-				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+				(errcode(resp->status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_QUERY_CANCELED),
 				 errmsg("Genie asked to wait %.0f s before the request for %s is retried, longer than the time left before answer_timeout (%g s)",
 						wait, what, opts->answer_timeout),
 				 errdetail("HTTP status %ld with Retry-After %.0f; %.1f s of answer_timeout were left.",
@@ -425,7 +575,12 @@ check_wait_fits(const GenieOptions *opts, const char *what, const HttpResponse *
  *		retried on 500, 502, 504, timeouts and dropped connections.  A
  *		question (POST) is retried only when it provably did not reach
  *		Genie: connection refused or 429, so a question is never asked twice.
- *		With OAuth, a 401 fetches a new token once.
+ *		Not retried: a first attempt that could not resolve the host name or
+ *		connect to a host that has never answered in this backend (a wrong
+ *		host option fails at once, with a hint naming it; the same failure
+ *		at a host that answered before, a restart say, is retried).  With
+ *		OAuth, refused credentials (a 401, or a 403 that says the token is
+ *		invalid) fetch a new token once.
  *
  *		The wait: the service's Retry-After is honoured as sent (it is the
  *		service's rule, not our backoff, so max_backoff does not cap it);
@@ -464,13 +619,13 @@ genie_after_response(const GenieOptions *opts, GenieReqKind kind, const char *wh
 			genie_stats_add(opts, GSTAT_QUESTIONS, 1);
 		return RESP_OK;
 	}
-	if (resp->outcome == HTTP_DONE && resp->status == 401 && opts->client_id && !refreshed)
+	if (opts->client_id && !refreshed && genie_credentials_refused(resp))
 		return RESP_REFRESH;
 
 	switch (resp->outcome)
 	{
 		case HTTP_NOT_CONNECTED:
-			retry = true;
+			retry = !(resp->first_contact && retries == 0);
 			break;
 		case HTTP_TIMEOUT:
 		case HTTP_FAILED:

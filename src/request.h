@@ -54,6 +54,9 @@ extern void genie_report_http_error(const GenieOptions *opts, const HttpResponse
 									const char *what, int retries);
 extern void genie_report_transport_error(const GenieOptions *opts, const HttpResponse *resp,
 										 const char *what, int retries);
+extern bool genie_credentials_refused(const HttpResponse *resp);
+extern void genie_report_credentials_refused(const GenieOptions *opts, const char *detail,
+											 bool token_endpoint);
 extern void genie_fill_request(HttpRequest *req, const GenieOptions *opts,
 							   const char *method, const char *url, const char *body);
 extern RespVerdict genie_after_response(const GenieOptions *opts, GenieReqKind kind,

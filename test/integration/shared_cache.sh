@@ -6,9 +6,10 @@
 # bound holds, least recently used answers going first; a writer killed
 # (SIGKILL) or terminated halfway through writing an entry leaves the cache
 # consistent; a waiting session can be cancelled, and when the asking session
-# fails a waiter asks instead.  Also measures the dashboard figure of the
-# README (ten sessions refreshing five tiles, with and without the shared
-# cache).  Runs a debug build (make GENIE_DEBUG=1) for its pause point
+# fails a waiter asks instead; a waiter's answer_timeout ends its wait
+# (57014).  Also measures the dashboard figure of the README (ten sessions
+# refreshing five tiles, with and without the shared cache).  Runs a debug
+# build (make GENIE_DEBUG=1) for its pause point
 # genie_fdw.debug_cache_write_pause: a writer stops halfway through an entry
 # until the test resets the setting and reloads, so nothing here races a
 # clock; every wait polls for a state.  The normal build is installed again
@@ -200,6 +201,31 @@ check "takeover: the asking session was cancelled" grep -q "canceling statement"
 check "takeover: the waiter asked and got the answer" grep -q "Vegan Pizza" "$GENIE_TMP/taker.out"
 check "takeover: Genie was asked twice (writer, then taker)" test "$(questions)" -eq 2
 check "takeover: the answer is cached" test "$(sql -c 'SELECT count(*) FROM genie_fdw_cache()')" -eq 1
+
+# answer_timeout running out while another session asks is a timeout
+# (57014), as when the session waits for Genie itself.  (The writer read
+# its options before answer_timeout is lowered for the waiter.)
+emuctl reset
+sql -c "SELECT genie_fdw_cache_clear()" >/dev/null
+pause_writers
+ask slowwriter "$Q1"
+wait_for 1 "paused halfway" "$GENIE_TMP/slowwriter.out"
+sql -q -c "ALTER SERVER genie OPTIONS (SET answer_timeout '1')"
+ask impatient "$Q1" -v VERBOSITY=verbose
+wait "${PIDS[impatient]}" || true
+sql -q -c "ALTER SERVER genie OPTIONS (SET answer_timeout '120')"
+release_writers
+wait "${PIDS[slowwriter]}" || true
+check "flight timeout: the waiter waited for the other session" \
+	grep -q "waiting for another session" "$GENIE_TMP/impatient.out"
+check "flight timeout: answer_timeout ran out, SQLSTATE 57014" \
+	grep -q "ERROR:  57014: Genie did not answer within answer_timeout (1 s)" "$GENIE_TMP/impatient.out"
+check "flight timeout: ... while another session asked" \
+	grep -q "DETAIL:  Another session was asking the same question." "$GENIE_TMP/impatient.out"
+check "flight timeout: the asking session got its answer" grep -q "Vegan Pizza" "$GENIE_TMP/slowwriter.out"
+# (section 6 expects Q1 in the cache: put it there from a fresh session)
+sql -c "SELECT genie_fdw_cache_clear()" >/dev/null
+sql -c "SELECT count(*) FROM q WHERE question = '$Q1'" >/dev/null
 
 # ---------------------------------------------------------------------------
 # 6. a writer terminated, then one killed with SIGKILL, halfway through
