@@ -47,7 +47,7 @@ CREATE FUNCTION error_of(query text, OUT code text, OUT message text, OUT hint t
 LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE query;
-EXCEPTION WHEN OTHERS THEN
+EXCEPTION WHEN OTHERS OR query_canceled THEN
   GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
 END $$;
 \x on

@@ -83,7 +83,12 @@ while time.time() < end:
         pass
 PY
 hang_pid=$!
-sleep 0.3
+# wait until it listens (a refused connection to a host that never answered
+# is a configuration error now, failing at once)
+for _ in $(seq 1 100); do
+	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$hang_port" 2>/dev/null && break
+	sleep 0.1
+done
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 CREATE SERVER hang FOREIGN DATA WRAPPER genie_fdw
   OPTIONS (host 'https://127.0.0.1:$hang_port', space_id '01f0000000000000000000000000000a', connect_timeout '60');
