@@ -13,6 +13,8 @@ Usage: python3 test/emuctl.py [--url URL] COMMAND ...
   clock [real|manual]                show the message clock, or switch it (manual: frozen)
   advance SECONDS                    move the manual clock forward
   feedback [KEY.PATH]                print the feedback (ratings) received since reset
+  conversations                      every conversation started since reset, with its user's label
+  owner CONVERSATION_ID              the label of the user who started it ("user1", "user2", ...)
 URL default: $GENIE_EMULATOR_URL, else http://127.0.0.1:8765.
 reset/config key=value/fault print nothing on success; any failure exits 1 with a message.
 """
@@ -88,7 +90,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="emuctl", description="Control the Genie emulator.")
     p.add_argument("--url", default=os.environ.get("GENIE_EMULATOR_URL") or "http://127.0.0.1:8765")
     p.add_argument("command", choices=["reset", "config", "fault", "faults", "stats", "wait-ready",
-                                          "clock", "advance", "feedback"])
+                                          "clock", "advance", "feedback", "conversations", "owner"])
     p.add_argument("args", nargs="*")
     p.add_argument("--timeout", type=float, default=10.0, help="wait-ready: seconds to wait")
     a = p.parse_args(argv)
@@ -131,6 +133,12 @@ def main(argv=None):
     elif a.command == "feedback":       # feedback [path]: the feedback Genie received since reset
         fb = call(url, "GET", "/__emulator/feedback")
         show(lookup(fb, a.args[0]) if a.args else fb)
+    elif a.command == "conversations":  # conversations: owners by label (never a token)
+        show(call(url, "GET", "/__emulator/conversations"))
+    elif a.command == "owner":          # owner ID: the label of the conversation's user
+        if len(a.args) != 1:
+            raise SystemExit("emuctl: owner CONVERSATION_ID")
+        show(call(url, "GET", "/__emulator/conversations/" + a.args[0])["user"])
     elif a.command == "wait-ready":
         deadline = time.time() + a.timeout
         while True:
