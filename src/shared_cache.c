@@ -1149,7 +1149,9 @@ sc_apply_pending(void)
  *		lagging backend's sinval overflow) drops nothing: the backend that
  *		made the change always sees its own precise invalidation (and keys
  *		carry the credentials' fingerprint, so an answer fetched with other
- *		credentials is never found anyway).
+ *		credentials is never found anyway).  That backend may never have
+ *		used the cache (a DBA's session running ALTER USER MAPPING): it
+ *		attaches now, or nobody might drop the entries.
  *
  * Never called with the lock held, by the lock rule; if it were, waiting
  * for the lock would wait for ourselves: a debug build stops hard, a normal

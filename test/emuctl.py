@@ -20,6 +20,8 @@ Usage: python3 test/emuctl.py [--url URL] COMMAND ...
                                      the next N (default 1) execute-query calls fail; MODE is
                                      sql_error (statement FAILED; error_class=, error_code=, message=,
                                      sql_state=) or permission_denied (HTTP 403)
+  conversations                      every conversation started since reset, with its user's label
+  owner CONVERSATION_ID              the label of the user who started it ("user1", "user2", ...)
 URL default: $GENIE_EMULATOR_URL, else http://127.0.0.1:8765.
 reset/config key=value/fault/delete-conversation/fail-execute print nothing on success; any failure
 exits 1 with a message.
@@ -97,7 +99,7 @@ def main(argv=None):
     p.add_argument("--url", default=os.environ.get("GENIE_EMULATOR_URL") or "http://127.0.0.1:8765")
     p.add_argument("command", choices=["reset", "config", "fault", "faults", "stats", "wait-ready",
                                           "clock", "advance", "feedback", "sql", "delete-conversation",
-                                          "fail-execute"])
+                                          "fail-execute", "conversations", "owner"])
     p.add_argument("args", nargs="*")
     p.add_argument("--timeout", type=float, default=10.0, help="wait-ready: seconds to wait")
     a = p.parse_args(argv)
@@ -164,6 +166,12 @@ def main(argv=None):
             rest = rest[1:]
         failure.update(parse_pairs(rest))
         call(url, "POST", "/__emulator/execute-failures", failure)
+    elif a.command == "conversations":  # conversations: owners by label (never a token)
+        show(call(url, "GET", "/__emulator/conversations"))
+    elif a.command == "owner":          # owner ID: the label of the conversation's user
+        if len(a.args) != 1:
+            raise SystemExit("emuctl: owner CONVERSATION_ID")
+        show(call(url, "GET", "/__emulator/conversations/" + a.args[0])["user"])
     elif a.command == "wait-ready":
         deadline = time.time() + a.timeout
         while True:

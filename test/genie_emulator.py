@@ -80,8 +80,8 @@ def link_base(base, link_host):
     return "%s://%s%s" % (m.group("scheme") or scheme, m.group("host"),
                           ":" + m.group("port") if m.group("port") else (":%d" % port if port else ""))
 
-USER_ID = 5511969577895513
-OTHER_USER_ID = 7700123456789012
+USER_ID = 5511969577895513           # the first user (--token, and OAuth M2M)
+OTHER_USER_ID = 7700123456789012     # owns one conversation per space, never authenticates
 WAREHOUSE_ID = "a1b2c3d4e5f60718"
 ACCOUNT_ID = "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 WORKSPACE_ID = "1234567890123456"
@@ -618,12 +618,25 @@ class Message:
         return self.phase(self.clock.now() if now is None else now)[0]
 
 
+class User:
+    """A Genie user: the owner of the conversations its token starts.  The label ("user1",
+    "user2", ... in the order of the tokens) is what the control API shows, never the token."""
+
+    def __init__(self, label, user_id):
+        self.label = label
+        self.user_id = user_id
+
+
+OTHER_USER = User("other", OTHER_USER_ID)
+
+
 class Conversation:
-    def __init__(self, space_id, title, user_id=USER_ID):
+    def __init__(self, space_id, title, user):
         self.id = new_id()
         self.space_id = space_id
         self.title = title
-        self.user_id = user_id
+        self.user = user
+        self.user_id = user.user_id
         self.created = time.time()
         self.touched = None          # emulator-clock time of the last question (conversation_ttl_seconds)
         self.messages = []
@@ -687,7 +700,12 @@ def storage_error(status, code, message):
 
 class Emulator:
     def __init__(self, args, config):
-        self.token = args.token
+        # token -> User: --token is user1, each --extra-token the next user
+        self.users = {}
+        for tok in [args.token] + list(args.extra_token or []):
+            if tok not in self.users:
+                self.users[tok] = User("user%d" % (len(self.users) + 1), USER_ID + 1000 * len(self.users))
+        self.first_user = self.users[args.token]
         self.client_id = args.client_id
         self.client_secret = args.client_secret
         self.startup_config = dict(config)
@@ -716,6 +734,7 @@ class Emulator:
             self.feedback_log = []
             self.config = dict(self.startup_config)
             self.conversations = {}
+            self.started = {}                  # conversation id -> Conversation, kept after a delete
             self.statements = {}
             self.downloads = {}
             self.faults = []
@@ -732,10 +751,11 @@ class Emulator:
             self.execute_failures = []         # queued failures of execute-query (control API)
             self.reruns = []                   # one entry per execute-query that reached its message
             for s in sorted(ACCESSIBLE_SPACES):   # one conversation by another user per space
-                c = Conversation(s, "Quarterly numbers (another user)", OTHER_USER_ID)
+                c = Conversation(s, "Quarterly numbers (another user)", OTHER_USER)
                 c.created -= 86400
                 c.touched = self.clock.now() - 86400
                 self.conversations[c.id] = c
+                self.started[c.id] = c
 
     def set_config(self, changes):
         if not isinstance(changes, dict):
@@ -765,6 +785,14 @@ class Emulator:
                     "faults_applied": self.faults_applied, "faults_pending": len(self.faults),
                     "reruns": [dict(r) for r in self.reruns], "rerun_count": len(self.reruns),
                     "execute_failures_pending": sum(f["count"] for f in self.execute_failures)}
+
+    def conversation_info(self, c):
+        """A conversation for the control API: its user's label, never a token."""
+        with self.lock:
+            deleted = c.id not in self.conversations
+            questions = [m.content for m in c.messages]
+        return {"conversation_id": c.id, "space_id": c.space_id, "user": c.user.label,
+                "deleted": deleted, "questions": questions}
 
     def run_sql(self, sql, params=None):
         with self.db_lock:
@@ -926,20 +954,26 @@ class Emulator:
 
     # -- auth ---------------------------------------------------------------------------------
     def check_auth(self, headers):
+        """The User of the request's credentials (OAuth access tokens act as the first user)."""
         h = headers.get("Authorization")
         m = re.match(r"^\s*Bearer\s+(\S+)\s*$", h or "", re.I)
         if not m:
             raise ApiError(401, "Unable to authenticate: missing or malformed Authorization header "
                                 "(expected 'Bearer <token>')", code=401)
         tok = m.group(1)
-        if hmac.compare_digest(tok.encode(), self.token.encode()):
-            return
+        found = None
+        for known, user in self.users.items():     # compare with every token: no early exit
+            if hmac.compare_digest(tok.encode(), known.encode()):
+                found = user
+        if found is not None:
+            return found
         with self.lock:
             exp = self.oauth_tokens.get(tok)
         if exp is None:
             raise ApiError(403, "Invalid access token.", code=403)
         if time.time() >= exp:
             raise ApiError(401, "Invalid access token: the OAuth access token has expired.", code=401)
+        return self.first_user
 
     def oauth_token(self, req):
         body = req.body.decode("utf-8", "replace")
@@ -972,7 +1006,8 @@ class Emulator:
         if space_id not in ACCESSIBLE_SPACES:
             raise ApiError(404, "Genie space %s does not exist." % space_id)
 
-    def get_conv(self, space_id, conv_id):
+    def get_conv(self, user, space_id, conv_id):
+        """A conversation of this user: conversations are per user, another user's is 404."""
         self.check_space(space_id)
         with self.lock:
             c = self.conversations.get(conv_id)
@@ -980,12 +1015,12 @@ class Emulator:
             with self.lock:
                 self.conversations.pop(conv_id, None)
             c = None
-        if c is None or c.space_id != space_id:
+        if c is None or c.space_id != space_id or c.user is not user:
             raise ApiError(404, "Conversation %s does not exist in space %s." % (conv_id, space_id))
         return c
 
-    def get_msg(self, space_id, conv_id, msg_id):
-        c = self.get_conv(space_id, conv_id)
+    def get_msg(self, user, space_id, conv_id, msg_id):
+        c = self.get_conv(user, space_id, conv_id)
         for m in c.messages:
             if m.id == msg_id and not m.deleted:
                 return m
@@ -1244,21 +1279,22 @@ class Emulator:
         self.check_space(s)
         body = req.json()
         content = body.get("content")
-        conv = Conversation(s, (content or "")[:200])
+        conv = Conversation(s, (content or "")[:200], req.user)
         m = self.new_message(conv, content)
         with self.lock:
             self.conversations[conv.id] = conv
+            self.started[conv.id] = conv
         return Response(200, {"conversation_id": conv.id, "message_id": m.id, "conversation": conv.json(),
                               "message": self.message_json(m, initial=True)})
 
     def h_create_message(self, req, s, c):
-        conv = self.get_conv(s, c)
+        conv = self.get_conv(req.user, s, c)
         body = req.json()
         m = self.new_message(conv, body.get("content"))
         return Response(200, self.message_json(m, initial=True))
 
     def h_get_message(self, req, s, c, m):
-        return Response(200, self.message_json(self.get_msg(s, c, m)))
+        return Response(200, self.message_json(self.get_msg(req.user, s, c, m)))
 
     def h_list_conversations(self, req, s):
         self.check_space(s)
@@ -1268,29 +1304,29 @@ class Emulator:
             for gone in [c for c in self.conversations.values() if self.conversation_gone(c, now)]:
                 del self.conversations[gone.id]
             convs = [c for c in self.conversations.values()
-                     if c.space_id == s and (include_all or c.user_id == USER_ID)]
+                     if c.space_id == s and (include_all or c.user is req.user)]
         convs.sort(key=lambda c: c.created, reverse=True)
         items = [{"conversation_id": c.id, "title": c.title, "created_timestamp": now_ms(c.created)}
                  for c in convs]
         return Response(200, self.paginate(items, req.query, "conversations"))
 
     def h_delete_conversation(self, req, s, c):
-        self.get_conv(s, c)
+        self.get_conv(req.user, s, c)
         with self.lock:
             self.conversations.pop(c, None)
         return Response(200, {})
 
     def h_list_messages(self, req, s, c):
-        conv = self.get_conv(s, c)
+        conv = self.get_conv(req.user, s, c)
         items = [self.message_json(m) for m in conv.messages if not m.deleted]
         return Response(200, self.paginate(items, req.query, "messages"))
 
     def h_delete_message(self, req, s, c, m):
-        self.get_msg(s, c, m).deleted = True
+        self.get_msg(req.user, s, c, m).deleted = True
         return Response(200, {})
 
     def h_feedback(self, req, s, c, m):
-        msg = self.get_msg(s, c, m)
+        msg = self.get_msg(req.user, s, c, m)
         body = req.json()
         rating = body.get("rating")
         if rating not in ("POSITIVE", "NEGATIVE", "NONE"):
@@ -1318,11 +1354,11 @@ class Emulator:
         return Response(200, {"statement_response": self.statement_json(q["statement"], base)})
 
     def h_attachment_query_result(self, req, s, c, m, a):
-        msg = self.get_msg(s, c, m)
+        msg = self.get_msg(req.user, s, c, m)
         return self._query_result(msg, self.get_query(msg, a), req.base)
 
     def h_message_query_result(self, req, s, c, m, a=None):
-        msg = self.get_msg(s, c, m)
+        msg = self.get_msg(req.user, s, c, m)
         if a is not None:
             q = self.get_query(msg, a)
         else:
@@ -1330,7 +1366,7 @@ class Emulator:
         return self._query_result(msg, q, req.base)
 
     def h_execute_query(self, req, s, c, m, a=None):
-        msg = self.get_msg(s, c, m)
+        msg = self.get_msg(req.user, s, c, m)
         if a is not None:
             q = self.get_query(msg, a)
         elif msg.queries:
@@ -1382,7 +1418,7 @@ class Emulator:
             return None, self.sqlite_error(e)
 
     def h_generate_download(self, req, s, c, m, a):
-        msg = self.get_msg(s, c, m)
+        msg = self.get_msg(req.user, s, c, m)
         q = self.get_query(msg, a)
         if msg.status() not in TERMINAL:
             raise ApiError(400, "Message %s is still being answered." % msg.id, code="INVALID_STATE")
@@ -1397,7 +1433,7 @@ class Emulator:
         return Response(200, {"download_id": did, "download_id_signature": sig})
 
     def h_get_download(self, req, s, c, m, a, d):
-        self.get_query(self.get_msg(s, c, m), a)
+        self.get_query(self.get_msg(req.user, s, c, m), a)
         sig = req.query.get("download_id_signature")
         if not sig:
             raise ApiError(400, "Query parameter 'download_id_signature' is required.")
@@ -1511,6 +1547,7 @@ ROUTES = [(method, re.compile("^" + rx + "$"), name, handler) for method, rx, na
 class Request:
     def __init__(self, method, path, query, headers, body, base):
         self.method, self.path, self.query, self.headers, self.body, self.base = method, path, query, headers, body, base
+        self.user = None            # the User of an /api/ request's credentials
 
     def json(self):
         if not self.body.strip():
@@ -1642,7 +1679,7 @@ class Handler(BaseHTTPRequestHandler):
             if handler is None:
                 raise ApiError(404, "No API found for '%s %s'." % (req.method, req.path), code="ENDPOINT_NOT_FOUND")
             if req.path.startswith("/api/"):
-                self.emu.check_auth(req.headers)
+                req.user = self.emu.check_auth(req.headers)
             return handler(req, **kwargs)
         except ApiError as e:
             return error_response(e.status, e.message, e.code, e.headers)
@@ -1781,6 +1818,16 @@ class Handler(BaseHTTPRequestHandler):
             if what == "feedback" and req.method == "GET":
                 with emu.lock:
                     return self.send(Response(200, {"feedback": list(emu.feedback_log)}))
+            if what == "conversations" and req.method == "GET":
+                with emu.lock:
+                    convs = list(emu.started.values())
+                return self.send(Response(200, {"conversations": [emu.conversation_info(c) for c in convs]}))
+            if what.startswith("conversations/") and req.method == "GET":
+                with emu.lock:
+                    c = emu.started.get(what[len("conversations/"):])
+                if c is None:
+                    raise ApiError(404, "No conversation %s since the last reset" % what[len("conversations/"):])
+                return self.send(Response(200, emu.conversation_info(c)))
             if what == "stats" and req.method == "GET":
                 return self.send(Response(200, emu.stats()))
             if what == "sql" and req.method == "POST":
@@ -1816,6 +1863,8 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=8765, help="TCP port (0 = pick a free port)")
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--token", default="dapi-emulator-token")
+    p.add_argument("--extra-token", action="append", metavar="TOKEN",
+                   help="another accepted token, of another Genie user (repeatable: user2, user3, ...)")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--config", help="JSON file with config keys")

@@ -32,7 +32,7 @@ GENIE_PG=${GENIE_PG:-15 18}
 # behaviour (cancel, memory, shared memory: the limiter and the shared
 # cache), drivers, the typed fast paths against that server's input
 # functions, and the wait event (a custom one from 17 on)
-SERVER_SUITES="cancel leak limiter bi_drivers shared_cache convert wait_event shared_trust rerun"
+SERVER_SUITES="cancel leak limiter bi_drivers shared_cache shared_stress convert wait_event shared_trust rerun"
 
 genie_install_deps bison flex zlib1g-dev
 

@@ -924,6 +924,89 @@ class TestReruns(EmulatorCase):
         self.assert_gone(m)
 
 
+class TestUsers(EmulatorCase):
+    """--extra-token: each token a Genie user of its own; conversations are per user."""
+
+    ARGS = EmulatorCase.ARGS + ["--extra-token", "dapi-second-user", "--extra-token", "dapi-third-user"]
+
+    def emuctl(self, *args):
+        env = dict(os.environ, GENIE_EMULATOR_URL=self.url)
+        return subprocess.run([sys.executable, EMUCTL] + list(args), capture_output=True, text=True, env=env,
+                              timeout=30)
+
+    def test_conversations_are_per_user(self):
+        mine = self.start(Q1)
+        c, m = mine["conversation_id"], mine["message_id"]
+        theirs = self.ok("POST", "/api/2.0/genie/spaces/%s/start-conversation" % SPACE, {"content": Q3},
+                         token="dapi-second-user")
+        self.assertNotEqual(theirs["conversation"]["user_id"], mine["conversation"]["user_id"])
+        self.assertEqual(theirs["message"]["user_id"], theirs["conversation"]["user_id"])
+        # another user's conversation, its messages and results: 404, as if it did not exist
+        other = "dapi-second-user"
+        self.wait(c, m)
+        done = self.ok("GET", self.msg_path(c, m))
+        att = self.queries(done)[-1]["attachment_id"]
+        for method, path in (("GET", self.msg_path(c, m)),
+                             ("GET", self.msg_path(c, m) + "/attachments/%s/query-result" % att),
+                             ("GET", self.msg_path(c, m) + "/query-result"),
+                             ("POST", self.msg_path(c, m) + "/attachments/%s/execute-query" % att),
+                             ("POST", self.msg_path(c, m) + "/attachments/%s/downloads" % att),
+                             ("POST", self.msg_path(c, m) + "/feedback"),
+                             ("DELETE", self.msg_path(c, m)),
+                             ("GET", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, c)),
+                             ("POST", "/api/2.0/genie/spaces/%s/conversations/%s/messages" % (SPACE, c)),
+                             ("DELETE", "/api/2.0/genie/spaces/%s/conversations/%s" % (SPACE, c))):
+            body = {"content": Q3} if path.endswith("/messages") and method == "POST" else \
+                {"rating": "POSITIVE"} if path.endswith("/feedback") else None
+            r = self.api(method, path, body, token=other)
+            self.assertEqual(r.status, 404, "%s %s: %s" % (method, path, r.body))
+            self.assertEqual(r.json["error_code"], "RESOURCE_DOES_NOT_EXIST")
+        # the owner still has all of it; the third user's list does not show it
+        self.assertEqual(self.ok("GET", self.msg_path(c, m))["status"], "COMPLETED")
+        lst = self.ok("GET", "/api/2.0/genie/spaces/%s/conversations" % SPACE, token="dapi-third-user")
+        self.assertEqual(lst["conversations"], [])
+        mine_list = self.ok("GET", "/api/2.0/genie/spaces/%s/conversations" % SPACE)["conversations"]
+        self.assertEqual([x["conversation_id"] for x in mine_list], [c])
+        # the statement API is not per user here (as the contract does not say)
+        self.ok("GET", "/api/2.0/sql/statements/%s" % self.queries(done)[-1]["query"]["statement_id"],
+                token=other)
+
+    def test_oauth_tokens_act_as_the_first_user(self):
+        form = b"grant_type=client_credentials&scope=all-apis&client_id=emulator-sp&client_secret=emulator-secret"
+        tok = self.api("POST", "/oidc/v1/token", form, token=None, raw=True,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}).json["access_token"]
+        r = self.start(Q1)
+        self.ok("GET", self.msg_path(r["conversation_id"], r["message_id"]), token=tok)
+
+    def test_control_api_names_the_user_never_the_token(self):
+        a = self.start(Q1)["conversation_id"]
+        b = self.ok("POST", "/api/2.0/genie/spaces/%s/start-conversation" % SPACE, {"content": Q3},
+                    token="dapi-third-user")["conversation_id"]
+        one = self.control("GET", "conversations/" + b)
+        self.assertEqual(one, {"conversation_id": b, "space_id": SPACE, "user": "user3", "deleted": False,
+                               "questions": [Q3]})
+        self.assertEqual(self.control("GET", "conversations/" + a)["user"], "user1")
+        self.ok("DELETE", "/api/2.0/genie/spaces/%s/conversations/%s" % (SPACE, a))
+        self.assertEqual(self.control("GET", "conversations/" + a)["deleted"], True)     # still known
+        allc = self.control("GET", "conversations")["conversations"]
+        self.assertEqual(sorted(x["user"] for x in allc), ["other", "other", "user1", "user3"])
+        self.assertEqual(self.api("GET", "/__emulator/conversations/nope", token=None).status, 404)
+        self.assertEqual(self.emuctl("owner", b).stdout, "user3\n")
+        out = self.emuctl("conversations").stdout
+        self.assertEqual(len(json.loads(out)["conversations"]), 4)
+        for text in (out, json.dumps(allc), json.dumps(self.stats())):
+            for tok in (TOKEN, "dapi-second-user", "dapi-third-user"):
+                self.assertNotIn(tok, text)
+        self.assertEqual(self.emuctl("owner", "nope").returncode, 1)
+        self.control("POST", "reset")
+        self.assertEqual(len(self.control("GET", "conversations")["conversations"]), 2)   # the seeded ones
+
+    def test_unknown_token_still_refused(self):
+        r = self.api("GET", "/api/2.0/genie/spaces", token="dapi-nobody")
+        self.assertEqual(r.status, 403)
+        self.assertEqual(r.json, {"error_code": 403, "message": "Invalid access token."})
+
+
 class TestFaults(EmulatorCase):
     def setUp(self):
         super().setUp()
