@@ -425,6 +425,16 @@ genie_report_transport_error(const GenieOptions *opts, const HttpResponse *resp,
 				 errmsg("response to the Genie request for %s is larger than max_response_size (%lld bytes)",
 						what, (long long) opts->max_response_size),
 				 errhint("Raise option max_response_size of server \"%s\".", opts->server_name)));
+	if (resp->outcome == HTTP_NOT_CONNECTED && resp->first_contact && opts->proxy)
+	{
+		/* through a proxy: the proxy (or what it reaches) failed */
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("Genie request for %s failed: could not connect through the proxy of server \"%s\"",
+						what, opts->server_name),
+				 errdetail_internal("%s", resp->error),
+				 errhint("Check options \"proxy\" and \"host\" of server \"%s\".", opts->server_name)));
+	}
 	if (resp->outcome == HTTP_NOT_CONNECTED && resp->first_contact)
 	{
 		/* a host that never answered: most likely option host is wrong */

@@ -1207,7 +1207,8 @@ class Emulator:
 
     def link_for(self, st, i, base):
         start, end = st.chunk_bounds(i)
-        exp = int(time.time() + self.config["link_ttl_seconds"])
+        # rounded up: a link lives at least link_ttl_seconds (truncating could leave it a moment)
+        exp = int(math.ceil(time.time() + self.config["link_ttl_seconds"]))
         sig = hmac.new(self.link_secret, ("%s/%d/%d" % (st.id, i, exp)).encode(), hashlib.sha256).hexdigest()
         link = {"chunk_index": i, "row_offset": start, "row_count": end - start,
                 "byte_count": st.byte_count(i),

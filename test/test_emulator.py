@@ -1237,7 +1237,7 @@ class TestDownloads(EmulatorCase):
         self.assertEqual(self.fetch(sr["result"]["external_links"][0])[0], 200)
 
     def test_link_rules_and_expiry(self):
-        sr, _ = self.download(Q1, download_seconds=0, link_ttl_seconds=1)
+        sr, _ = self.download(Q1, download_seconds=0, link_ttl_seconds=3)
         link = sr["result"]["external_links"][0]
         self.assertEqual(self.fetch(link)[0], 200)
         status, body = self.fetch(link, auth="Bearer " + TOKEN)
@@ -1247,7 +1247,7 @@ class TestDownloads(EmulatorCase):
         self.assertEqual(self.fetch(link, headers={})[0], 400)             # missing http_headers
         bad = dict(link, external_link=link["external_link"].replace("Signature=", "Signature=0"))
         self.assertEqual(self.fetch(bad)[0], 403)
-        time.sleep(1.1)
+        time.sleep(4.1)
         status, body = self.fetch(link)
         self.assertEqual(status, 403)
         self.assertIn(b"expired", body)
