@@ -59,7 +59,7 @@ The checks:
   - errors only where the mix causes them: "canceling statement due to
     user request" only with a cancel sent to that backend from 5 s before
     the statement until its end; a lost connection only after a terminate
-    of that backend; "Databricks denied access" only with the invalid token
+    of that backend; a refused token (28000, or 42501) only with the invalid token
     among the statement's versions; a follow-up's "conversation not found"
     only when another user's token is among them;
   - at the end every session answers again, and the backends are alive.
@@ -200,8 +200,8 @@ def error_kind(e):
         return "lost"
     if st == "57014":
         return "timeout" if "statement timeout" in msg else "cancel"
-    if st == "42501":
-        return "denied"
+    if st in ("42501", "28000"):
+        return "denied"     # a refused token (28000) or no access (42501)
     if st == "HV00R":
         return "notfound"
     if st == "22012":
