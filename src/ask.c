@@ -33,6 +33,7 @@
 
 #include <math.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -378,6 +379,22 @@ ask_check_timeout(GenieAsk *ask)
 						 opts->server_name)));
 }
 
+/*
+ * The question cut to at most max bytes on a character boundary, "..."
+ * added when cut (for messages: never half a multibyte character).
+ */
+static char *
+question_excerpt(const char *question, int max)
+{
+	int			len = strlen(question);
+	int			cut;
+
+	if (len <= max)
+		return pstrdup(question);
+	cut = pg_mbcliplen(question, len, max);
+	return psprintf("%.*s...", cut, question);
+}
+
 static void
 ask_progress(GenieAsk *ask, const char *what)
 {
@@ -385,9 +402,8 @@ ask_progress(GenieAsk *ask, const char *what)
 		return;
 	if (ask->set->nasks > 1)
 		ereport(NOTICE,
-				(errmsg("genie_fdw: \"%.40s%s\": %s (%.1f s)", ask->answer->question,
-						strlen(ask->answer->question) > 40 ? "..." : "", what,
-						genie_now() - ask->started)));
+				(errmsg("genie_fdw: \"%s\": %s (%.1f s)", question_excerpt(ask->answer->question, 40),
+						what, genie_now() - ask->started)));
 	else
 		ereport(NOTICE,
 				(errmsg("genie_fdw: %s (%.1f s)", what, genie_now() - ask->started)));
@@ -541,8 +557,8 @@ ask_rerun_fallback(GenieAsk *ask, const char *why)
 	GenieAnswer *a = ask->answer;
 
 	ereport(NOTICE,
-			(errmsg("genie_fdw: could not re-run the SQL Genie generated for \"%.60s%s\"; asking Genie again",
-					a->question, strlen(a->question) > 60 ? "..." : ""),
+			(errmsg("genie_fdw: could not re-run the SQL Genie generated for \"%s\"; asking Genie again",
+					question_excerpt(a->question, 60)),
 			 errdetail("Message %s: %s.", a->message_id ? a->message_id : "(none)", why)));
 	genie_rerun_forget(opts, a->question);
 	ask->rerun = false;

@@ -347,6 +347,14 @@ my_procno(void)
 	return GetNumberFromPGProc(MyProc);
 }
 
+/* The flight (table slot) this backend waits on, or -1. */
+static void
+sc_set_waiting(int f)
+{
+	if (my_procno() < sc->nwaiters)
+		SC_WAITING(sc)[my_procno()] = f;
+}
+
 static void
 sc_my_flights_init(void)
 {
@@ -419,8 +427,7 @@ sc_release_all(void)
 		any |= my_flights[i].slot >= 0;
 	if (!any && !DsaPointerIsValid(my_pending))
 	{
-		if (my_procno() < sc->nwaiters)
-			SC_WAITING(sc)[my_procno()] = -1;
+		sc_set_waiting(-1);
 		return;
 	}
 	sc_lock(LW_EXCLUSIVE);
@@ -434,8 +441,7 @@ sc_release_all(void)
 	if (DsaPointerIsValid(my_pending) && sc_area != NULL)
 		dsa_free(sc_area, my_pending);
 	my_pending = InvalidDsaPointer;
-	if (my_procno() < sc->nwaiters)
-		SC_WAITING(sc)[my_procno()] = -1;
+	sc_set_waiting(-1);
 	sc_unlock();
 
 	/* the waiters look again: one of them takes the question over */
@@ -685,13 +691,6 @@ sc_claim(int f, int h, uint64 hash, bool takeover)
 	my_flights[h].gen = fl->gen;
 }
 
-static void
-sc_set_waiting(int f)
-{
-	if (my_procno() < sc->nwaiters)
-		SC_WAITING(sc)[my_procno()] = f;
-}
-
 /*
  * sc_copy_out
  *		Copy the live entry of a key out (CurrentMemoryContext), counting a
@@ -780,8 +779,7 @@ genie_shared_cache_get(const char *key, Size keylen, char **blob, Size *bloblen,
 again:
 	if (sc_copy_out(key, keylen, hash, now, blob, bloblen))
 	{
-		if (my_procno() < sc->nwaiters)
-			SC_WAITING(sc)[my_procno()] = -1;
+		sc_set_waiting(-1);
 		return SC_HIT;
 	}
 

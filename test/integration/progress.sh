@@ -72,4 +72,14 @@ wait "$got429" || true
 echo "$out" | sed 's/^/# /'
 check "a 429: the other session's wait names it as the reason" \
 	grep -q "^NOTICE:  genie_fdw: waiting for a question slot: host http://localhost:$port answered HTTP 429 (too many requests), and no session asks it a question before its Retry-After has passed; next slot in about [0-9]* s" <<<"$out"
+
+# a long question in a progress NOTICE is cut on a character boundary, never
+# inside a multibyte character (the server's encoding is UTF-8)
+emuctl reset
+long=$(python3 -c 'print("x" + "é" * 30)')     # byte 40 is inside an é
+psql -X -At -c "SET genie_fdw.progress = on" \
+	-c "SELECT count(*) FROM q WHERE question IN ('$long', 'Which products generate the highest total sales value?')" \
+	>"$GENIE_TMP/mb.out" 2>&1 || true
+check "a multibyte question is cut whole in progress NOTICEs" \
+	python3 -c 'import sys; t = open(sys.argv[1], "rb").read().decode("utf-8"); sys.exit(0 if ("x" + "é" * 19 + "...") in t else 1)' "$GENIE_TMP/mb.out"
 check_done
